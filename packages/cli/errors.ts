@@ -1,0 +1,21 @@
+/**
+ * The error a user can fix: bad input, a missing file, a wrong flag. CLIs print its message as one line
+ * and exit non-zero; anything else is a bug and keeps its stack trace.
+ *
+ * @example
+ * ```ts
+ * import { UserError } from "@tinyllama-ts/cli";
+ * throw new UserError("data/shard-0.bin: wrong magic (expected LITPKDS)");
+ * ```
+ */
+export class UserError extends Error {
+  override name = "UserError";
+  constructor(message: string) {
+    super(message);
+  }
+}
+
+/** True for a {@link UserError}, also one thrown from another copy of this module (a worker, say). */
+export function isUserError(e: unknown): e is Error {
+  return e instanceof Error && e.name === "UserError";
+}

@@ -1,0 +1,28 @@
+import { isUserError } from "./errors.ts";
+
+/**
+ * Runs a CLI entry point: a {@link UserError} (or a flag-parsing error from `node:util`) becomes one
+ * line on stderr and exit code 2; any other error is a bug and is rethrown with its stack.
+ *
+ * @example
+ * ```ts
+ * import { runMain } from "@tinyllama-ts/cli";
+ * if (import.meta.main) await runMain(async () => { console.log("hello"); });
+ * ```
+ */
+export async function runMain(main: () => Promise<void> | void): Promise<void> {
+  try {
+    await main();
+  } catch (e) {
+    if (isUserError(e) || isParseArgsError(e)) {
+      console.error(`error: ${(e as Error).message}`);
+      Deno.exit(2);
+    }
+    throw e;
+  }
+}
+
+function isParseArgsError(e: unknown): boolean {
+  const code = (e as { code?: unknown })?.code;
+  return typeof code === "string" && code.startsWith("ERR_PARSE_ARGS_");
+}
