@@ -15,7 +15,8 @@ export async function runMain(main: () => Promise<void> | void): Promise<void> {
     await main();
   } catch (e) {
     if (isUserError(e) || isParseArgsError(e)) {
-      console.error(`error: ${(e as Error).message}`);
+      // One line, always: node:util appends hints on further lines for some flag errors.
+      console.error(`error: ${(e as Error).message.split("\n")[0].trim()}`);
       Deno.exit(2);
     }
     throw e;

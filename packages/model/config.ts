@@ -12,10 +12,27 @@
 import { z } from "zod";
 import { UserError } from "@tinyllama-ts/cli";
 
+/** A validated model configuration: lit-gpt's key names for a Llama 2 decoder. */
+export interface ModelConfig {
+  /** Name of the configuration (a preset name or a free label). */
+  name: string;
+  vocab_size: number;
+  n_embd: number;
+  n_layer: number;
+  n_head: number;
+  /** Key/value heads (grouped-query attention); `n_head` means multi-head attention. */
+  n_query_groups: number;
+  intermediate_size: number;
+  /** Context length. */
+  block_size: number;
+  norm_eps: number;
+  rope_base: number;
+}
+
 const positiveInt = z.number().int().positive();
 
 /** The schema: a Llama 2 decoder, no biases, untied embeddings. Unknown keys are rejected. */
-export const ModelConfigSchema = z.strictObject({
+export const ModelConfigSchema: z.ZodType<ModelConfig> = z.strictObject({
   /** Name of the configuration (a preset name or a free label). */
   name: z.string().min(1),
   vocab_size: positiveInt,
@@ -51,9 +68,6 @@ export const ModelConfigSchema = z.strictObject({
     });
   }
 });
-
-/** A validated model configuration. */
-export type ModelConfig = z.infer<typeof ModelConfigSchema>;
 
 /** Head size, `n_embd / n_head`. */
 export function headSize(c: ModelConfig): number {

@@ -1,0 +1,161 @@
+/**
+ * `deno task bench`: every benchmark of the project, each beside its peer in the same run on the same
+ * machine, reported as ratios.
+ *
+ * - CPU (WASM core): matmul GFLOP/s at 1024³ and training tokens/s for the two CPU configs, beside
+ *   PyTorch (`bench/torch_peer.py`, when a Python with torch is found) on the same two threads.
+ * - Tokenizer: encode throughput beside llama-tokenizer-js.
+ * - Data: `prepare` throughput (MB/s of raw text).
+ *
+ * Each part runs as its own subprocess with its own permissions and prints one JSON object as its last
+ * stdout line. Flags: `--json FILE` writes the combined result; `--only cpu,tokenizer,data` picks parts;
+ * `--python PATH` names the Python with torch (default: `$TINYLLAMA_BENCH_PYTHON`, then `python3`).
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { runMain, UserError, writeFileAtomic } from "@tinyllama-ts/cli";
+
+type Json = Record<string, unknown>;
+
+interface Part {
+  name: string;
+  script: string;
+  permissions: string[];
+  args?: string[];
+}
+
+const here = new URL(".", import.meta.url).pathname;
+
+const PARTS: Part[] = [
+  { name: "cpu", script: "cpu_bench.ts", permissions: ["--allow-read", "--allow-env"] },
+  { name: "tokenizer", script: "tokenizer_bench.ts", permissions: ["--allow-read"] },
+  { name: "data", script: "data_bench.ts", permissions: ["--allow-read", "--allow-write"] },
+];
+
+/** The two configs of the CPU speed issue: GQA 8/2, d 256, 6 layers, FFN 688, seq 256, micro-batch 8. */
+export const CPU_TRAIN_CONFIGS = [4096, 32000].map((vocab) => ({
+  name: `tiny-6l-${vocab === 4096 ? "4k" : "32k"}`,
+  vocab_size: vocab,
+  n_embd: 256,
+  n_layer: 6,
+  n_head: 8,
+  n_query_groups: 2,
+  intermediate_size: 688,
+  block_size: 256,
+  norm_eps: 1e-5,
+  rope_base: 10000,
+  micro_batch: 8,
+  seq_len: 256,
+}));
+
+async function runJson(cmd: string, args: string[]): Promise<Json> {
+  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "inherit" }).output();
+  const text = new TextDecoder().decode(out.stdout).trim();
+  if (!out.success) throw new UserError(`${args.at(-1) ?? cmd} failed with exit code ${out.code}`);
+  const last = text.split("\n").at(-1) ?? "";
+  try {
+    return JSON.parse(last) as Json;
+  } catch {
+    throw new UserError(`${cmd} ${args.join(" ")}: last stdout line is not JSON`);
+  }
+}
+
+async function findTorchPython(explicit?: string): Promise<string | null> {
+  const candidates = [explicit, Deno.env.get("TINYLLAMA_BENCH_PYTHON"), "python3"].filter(
+    (c): c is string => !!c,
+  );
+  for (const py of candidates) {
+    try {
+      const r = await new Deno.Command(py, { args: ["-c", "import torch, transformers"], stderr: "null" })
+        .output();
+      if (r.success) return py;
+    } catch {
+      // not installed: try the next one
+    }
+  }
+  return null;
+}
+
+function ratio(ours: unknown, theirs: unknown): number | null {
+  return typeof ours === "number" && typeof theirs === "number" && theirs > 0 ? ours / theirs : null;
+}
+
+function fmt(x: unknown, digits = 1): string {
+  return typeof x === "number" ? x.toFixed(digits) : "-";
+}
+
+await runMain(async () => {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: { json: { type: "string" }, only: { type: "string" }, python: { type: "string" } },
+    strict: true,
+  });
+  const only = values.only ? new Set(values.only.split(",")) : null;
+  for (const name of only ?? []) {
+    if (!PARTS.some((p) => p.name === name)) throw new UserError(`--only: unknown part "${name}"`);
+  }
+  const result: Json = { date: new Date().toISOString(), cores: navigator.hardwareConcurrency };
+
+  for (const part of PARTS) {
+    if (only && !only.has(part.name)) continue;
+    console.error(`bench: ${part.name} ...`);
+    result[part.name] = await runJson(Deno.execPath(), [
+      "run",
+      "--quiet",
+      ...part.permissions,
+      `${here}${part.script}`,
+      ...(part.args ?? []),
+    ]);
+  }
+
+  if (!only || only.has("cpu")) {
+    const py = await findTorchPython(values.python);
+    if (py === null) {
+      console.log("PyTorch not found (set TINYLLAMA_BENCH_PYTHON): the CPU numbers below are ours alone.");
+      result.torch = null;
+    } else {
+      console.error(`bench: PyTorch peer (${py}) ...`);
+      result.torch = await runJson(py, [
+        `${here}torch_peer.py`,
+        "--threads",
+        "2",
+        "--configs",
+        JSON.stringify(CPU_TRAIN_CONFIGS),
+      ]);
+    }
+    printCpuTable(result.cpu as Json | undefined, result.torch as Json | null);
+  }
+  if (result.tokenizer) console.log(`tokenizer: ${JSON.stringify(result.tokenizer)}`);
+  if (result.data) console.log(`data: ${JSON.stringify(result.data)}`);
+
+  if (values.json) {
+    await writeFileAtomic(values.json, new TextEncoder().encode(JSON.stringify(result, null, 2) + "\n"));
+  }
+  console.log(JSON.stringify(result));
+});
+
+function printCpuTable(ours: Json | undefined, torch: Json | null): void {
+  if (!ours) return;
+  const rows: string[][] = [["measure", "ours", "PyTorch", "ratio"]];
+  rows.push([
+    `matmul ${ours.matmul_n ?? 1024}³ GFLOP/s`,
+    fmt(ours.matmul_gflops),
+    fmt(torch?.matmul_gflops),
+    fmt(ratio(ours.matmul_gflops, torch?.matmul_gflops), 2),
+  ]);
+  const ourTrain = (ours.train ?? {}) as Record<string, Json>;
+  const theirTrain = (torch?.train ?? {}) as Record<string, Json>;
+  for (const [name, o] of Object.entries(ourTrain)) {
+    const t = theirTrain[name];
+    rows.push([
+      `train ${name} tok/s`,
+      fmt(o.tokens_per_sec, 0),
+      fmt(t?.tokens_per_sec, 0),
+      fmt(ratio(o.tokens_per_sec, t?.tokens_per_sec), 2),
+    ]);
+    rows.push([`train ${name} peak RSS MB`, fmt(o.peak_rss_mb, 0), fmt(t?.peak_rss_mb, 0), "-"]);
+  }
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i])).join("  "));
+}

@@ -1,0 +1,41 @@
+// Worker entry of prepare: loads the tokenizer once, then tokenizes the batches it is sent.
+/// <reference lib="deno.worker" />
+import type { DedupMode } from "./dedup.ts";
+import { tokenizeBatch, type TokenizerLike, type TokenizerModule } from "./_tokenize_batch.ts";
+
+export type WorkerRequest =
+  | { type: "init"; tokenizerModule: string; tokenizerPath: string; dedup: DedupMode }
+  | { type: "batch"; id: number; texts: string[] };
+
+let tokenizer: TokenizerLike | undefined;
+let dedup: DedupMode = "none";
+
+self.onmessage = async (e: MessageEvent<WorkerRequest>) => {
+  const msg = e.data;
+  try {
+    if (msg.type === "init") {
+      const mod = (await import(msg.tokenizerModule)) as TokenizerModule;
+      tokenizer = await mod.loadTokenizer(msg.tokenizerPath);
+      dedup = msg.dedup;
+      self.postMessage({
+        type: "ready",
+        vocabSize: tokenizer.vocabSize,
+        bosId: tokenizer.bosId,
+        eosId: tokenizer.eosId,
+      });
+    } else {
+      const r = tokenizeBatch(tokenizer!, msg.id, msg.texts, dedup);
+      const transfer: ArrayBuffer[] = [
+        r.ids.buffer,
+        r.lengths.buffer,
+        r.textBytes.buffer,
+        r.splitHashes.buffer,
+      ];
+      if (r.signatures) transfer.push(r.signatures.buffer);
+      self.postMessage({ type: "result", result: r }, { transfer });
+    }
+  } catch (err) {
+    const error = err as Error;
+    self.postMessage({ type: "error", name: error?.name ?? "Error", message: error?.message ?? String(err) });
+  }
+};

@@ -1,0 +1,102 @@
+import { UserError } from "@tinyllama-ts/cli";
+import { oneLine } from "./_one_line.ts";
+
+/** The name of the file that `deno task prepare` writes last into its `--out` directory. */
+export const MANIFEST_FILE = "manifest.json";
+
+/** A split of a prepared directory: train or validation. */
+export type Split = "train" | "val";
+
+/** What one split of a prepared directory holds. */
+export interface SplitManifest {
+  /** Shard file names, relative to the directory, in stream order. */
+  files: string[];
+  /** Documents packed. */
+  documents: number;
+  /** Document tokens written: every document's ids plus its EOS. */
+  tokens: number;
+  /** BOS tokens that fill the end of the last shard. */
+  paddingTokens: number;
+}
+
+/**
+ * `manifest.json` of a prepared directory: how it was made and what it holds. Shards are
+ * `train_NNNNNNNNNN.bin` and `val_NNNNNNNNNN.bin` beside it.
+ */
+export interface DatasetManifest {
+  format: "tinyllama-ts/packed-dataset";
+  version: 1;
+  tokenizer: { file: string; sha256: string; vocabSize: number; bosId: number; eosId: number };
+  /** Tokens per shard. */
+  chunkSize: number;
+  dtype: "uint16" | "int32";
+  /** The token that pads the last shard of each split (the BOS id). */
+  padToken: number;
+  dedup: "none" | "exact" | "minhash";
+  valFraction: number;
+  splits: Record<Split, SplitManifest>;
+  /** The prepare run's counts (documents read, skipped by reason, removed as duplicates, ...). */
+  summary: Record<string, unknown>;
+}
+
+/**
+ * Reads `DIR/manifest.json`; `undefined` when there is none (a directory that TinyLlama or lit-gpt
+ * wrote). A manifest that does not parse is a {@link UserError}.
+ *
+ * @example
+ * ```ts
+ * import { readManifest } from "@tinyllama-ts/data";
+ * const dir = await Deno.makeTempDir();
+ * console.log(readManifest(dir)); // undefined
+ * ```
+ */
+export function readManifest(dir: string): DatasetManifest | undefined {
+  const path = `${dir}/${MANIFEST_FILE}`;
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw new UserError(`${path}: cannot read (${oneLine(e)})`);
+  }
+  let m: DatasetManifest;
+  try {
+    m = JSON.parse(text);
+  } catch (e) {
+    throw new UserError(`${path}: invalid JSON (${oneLine(e)})`);
+  }
+  if (
+    m?.format !== "tinyllama-ts/packed-dataset" || m.version !== 1 ||
+    !Array.isArray(m.splits?.train?.files) ||
+    !Array.isArray(m.splits?.val?.files)
+  ) {
+    throw new UserError(`${path}: not a tinyllama-ts dataset manifest (format/version/splits missing)`);
+  }
+  return m;
+}
+
+/**
+ * The shard paths of one split of a directory, in stream order: the manifest's list when there is one,
+ * else the sorted `.bin` files whose names start with `prefix` (default: the split name, so `val` also
+ * finds TinyLlama's `validation_*` shards).
+ *
+ * @example
+ * ```ts
+ * import { splitShardPaths } from "@tinyllama-ts/data";
+ * const dir = await Deno.makeTempDir();
+ * console.log(splitShardPaths(dir, "val")); // []
+ * ```
+ */
+export function splitShardPaths(dir: string, split: Split, prefix?: string): string[] {
+  const manifest = prefix === undefined ? readManifest(dir) : undefined;
+  if (manifest !== undefined) return manifest.splits[split].files.map((f) => `${dir}/${f}`);
+  const want = prefix ?? split;
+  let names: string[];
+  try {
+    names = [...Deno.readDirSync(dir)].filter((e) => e.isFile).map((e) => e.name);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new UserError(`${dir}: no such directory`);
+    throw new UserError(`${dir}: cannot read directory (${oneLine(e)})`);
+  }
+  return names.filter((n) => n.startsWith(want) && n.endsWith(".bin")).sort().map((n) => `${dir}/${n}`);
+}

@@ -1,0 +1,370 @@
+import { fsyncDir, isUserError, Progress, UserError, writeFileAtomic } from "@tinyllama-ts/cli";
+import { Deduplicator, type DedupMode, NUM_PERM } from "./dedup.ts";
+import { listInputFiles } from "./input_files.ts";
+import { type DatasetManifest, MANIFEST_FILE, type Split } from "./manifest.ts";
+import { readDocuments, type SkipReason } from "./read_documents.ts";
+import { dtypeForVocab } from "./shard_format.ts";
+import { ShardWriter } from "./shard_writer.ts";
+import type { BatchResult } from "./_tokenize_batch.ts";
+import { TokenizerPool } from "./_tokenizer_pool.ts";
+import { tokenizerFingerprint } from "./_fingerprint.ts";
+import { oneLine } from "./_one_line.ts";
+
+/** TinyLlama's chunk: 1024 blocks of 2049 tokens per shard. */
+export const DEFAULT_CHUNK_SIZE = 2049 * 1024;
+
+/** The name of the dedup report that prepare writes beside the shards when it removed documents. */
+export const REMOVED_FILE = "removed.jsonl";
+
+/** Options of {@link prepareDataset}. */
+export interface PrepareOptions {
+  /** A tokenizer file or directory, as `loadTokenizer` of `@tinyllama-ts/tokenizer` takes it. */
+  tokenizer: string;
+  /** Files and directories (walked recursively). */
+  inputs: string[];
+  /** Output directory; must not already hold a prepared dataset. */
+  out: string;
+  /** Tokens per shard (default {@link DEFAULT_CHUNK_SIZE}). */
+  chunkSize?: number;
+  /** Duplicate removal (default `none`). */
+  dedup?: DedupMode;
+  /** Fraction of documents held out for validation, chosen by a hash of each text (default 0). */
+  valFraction?: number;
+  /** Tokenizer workers (default: one per core); 0 tokenizes on the calling thread. */
+  workers?: number;
+  /** Draw a progress bar on stderr (when it is a terminal). Default true. */
+  progress?: boolean;
+  /** A module exporting `loadTokenizer(path)`; default `@tinyllama-ts/tokenizer`. For tests. */
+  tokenizerModule?: string;
+  /** Checked between batches; when it returns true, prepare stops and cleans up (Ctrl-C). */
+  aborted?: () => boolean;
+}
+
+/** Counts for one split. */
+export interface SplitSummary {
+  documents: number;
+  /** Document tokens (ids plus EOS). */
+  tokens: number;
+  paddingTokens: number;
+  shards: number;
+}
+
+/** What a prepare run did. */
+export interface PrepareSummary {
+  /** Input files read, and files skipped inside input directories for their extension. */
+  files: number;
+  ignoredFiles: number;
+  /** Lines, rows and `.txt` files read. */
+  records: number;
+  /** Records that held a document. */
+  documents: number;
+  /** Records that held none, by reason. */
+  skipped: Record<SkipReason, number>;
+  /** Documents removed as duplicates. */
+  duplicates: { exact: number; near: number };
+  /** UTF-8 bytes of the documents' text (all of them, duplicates included). */
+  textBytes: number;
+  train: SplitSummary;
+  val: SplitSummary;
+  seconds: number;
+}
+
+type Location = { file: number; record: number };
+
+/**
+ * Turns corpora into packed shards in lit-gpt's format (TinyLlama's pipeline): each document becomes
+ * its ids plus EOS, packed back to back into `chunkSize`-token shards; the last shard of each split is
+ * padded with BOS (nothing is dropped). Writes `OUT/train_NNNNNNNNNN.bin`, `OUT/val_NNNNNNNNNN.bin`,
+ * `OUT/removed.jsonl` (with dedup) and, last, `OUT/manifest.json`. Everything is staged in a hidden
+ * directory inside `OUT` and moved into place only on success, so a failure leaves nothing behind.
+ * Bad input is a {@link UserError}.
+ *
+ * @example
+ * ```ts ignore
+ * import { prepareDataset } from "@tinyllama-ts/data";
+ * const summary = await prepareDataset({
+ *   tokenizer: "tokenizer.model",
+ *   inputs: ["SlimPajama-627B/train"],
+ *   out: "data/slimpajama",
+ *   valFraction: 0.001,
+ * });
+ * console.log(summary.train.tokens);
+ * ```
+ */
+export async function prepareDataset(opts: PrepareOptions): Promise<PrepareSummary> {
+  const start = performance.now();
+  const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  if (!Number.isSafeInteger(chunkSize) || chunkSize <= 0) {
+    throw new UserError(`--chunk-size ${chunkSize}: must be a positive integer`);
+  }
+  const dedup = opts.dedup ?? "none";
+  if (!["none", "exact", "minhash"].includes(dedup)) {
+    throw new UserError(`--dedup ${dedup}: expected none, exact or minhash`);
+  }
+  const valFraction = opts.valFraction ?? 0;
+  if (!(valFraction >= 0 && valFraction < 1)) {
+    throw new UserError(`--val-fraction ${valFraction}: must be at least 0 and below 1`);
+  }
+  const workers = opts.workers ?? navigator.hardwareConcurrency ?? 1;
+  if (!Number.isSafeInteger(workers) || workers < 0 || workers > 256) {
+    throw new UserError(`--workers ${workers}: must be an integer from 0 to 256`);
+  }
+  const tokenizerSha = await tokenizerFingerprint(opts.tokenizer);
+  const { files, ignored } = await listInputFiles(opts.inputs);
+  if (files.length === 0) {
+    throw new UserError(
+      `--input ${opts.inputs.join(" ")}: no .txt, .jsonl, .jsonl.gz, .jsonl.zst or .parquet files`,
+    );
+  }
+  const createdOut = await checkOutDir(opts.out);
+  const staging = `${opts.out}/.prepare-${crypto.randomUUID().slice(0, 8)}`;
+  await Deno.mkdir(staging);
+  let pool: TokenizerPool | undefined;
+  try {
+    pool = await TokenizerPool.start({
+      workers,
+      tokenizerModule: opts.tokenizerModule ?? import.meta.resolve("@tinyllama-ts/tokenizer"),
+      tokenizerPath: opts.tokenizer,
+      dedup,
+    }).catch((e) => {
+      if (isUserError(e)) throw e;
+      throw new UserError(`--tokenizer ${opts.tokenizer}: cannot load (${oneLine(e)})`);
+    });
+    const { vocabSize, bosId } = pool.info;
+    const dtype = dtypeForVocab(vocabSize);
+    const writers: Record<Split, ShardWriter> = {
+      train: new ShardWriter({ dir: staging, prefix: "train", chunkSize, dtype, padToken: bosId }),
+      val: new ShardWriter({ dir: staging, prefix: "val", chunkSize, dtype, padToken: bosId }),
+    };
+    const summary: PrepareSummary = {
+      files: files.length,
+      ignoredFiles: ignored.length,
+      records: 0,
+      documents: 0,
+      skipped: { missing_field: 0, invalid_json: 0, empty: 0, blank_line: 0 },
+      duplicates: { exact: 0, near: 0 },
+      textBytes: 0,
+      train: { documents: 0, tokens: 0, paddingTokens: 0, shards: 0 },
+      val: { documents: 0, tokens: 0, paddingTokens: 0, shards: 0 },
+      seconds: 0,
+    };
+    const dedupper = new Deduplicator(dedup);
+    const kept = new Map<number, Location>();
+    const removed: string[] = [];
+    const totalBytes = files.reduce((a, f) => a + f.bytes, 0);
+    let bytesRead = 0;
+    const bar = new Progress({
+      total: Math.max(1, Math.ceil(totalBytes / 1e6)),
+      label: "prepare MB",
+      forceTty: opts.progress === false ? false : undefined,
+    });
+    const showProgress = () => {
+      const secs = (performance.now() - start) / 1000;
+      const tokens = summary.train.tokens + summary.val.tokens;
+      bar.update(
+        Math.ceil(bytesRead / 1e6),
+        `docs ${summary.documents} tokens ${tokens} ${
+          (summary.textBytes / 1e6 / Math.max(secs, 1e-3)).toFixed(1)
+        } MB/s`,
+      );
+    };
+
+    let docId = 0;
+    const consume = async (r: BatchResult, locs: Location[]) => {
+      let off = 0;
+      for (let i = 0; i < locs.length; i++) {
+        const n = r.lengths[i];
+        const ids = r.ids.subarray(off, off + n);
+        off += n;
+        summary.textBytes += r.textBytes[i];
+        const id = docId++;
+        const verdict = dedupper.check(id, {
+          exact: r.exactKeys?.[i],
+          signature: r.signatures?.subarray(i * NUM_PERM, (i + 1) * NUM_PERM),
+        });
+        if (verdict.duplicate) {
+          summary.duplicates[verdict.kind]++;
+          const of = kept.get(verdict.of)!;
+          removed.push(JSON.stringify({
+            file: files[locs[i].file].path,
+            record: locs[i].record,
+            kind: verdict.kind,
+            duplicateOf: { file: files[of.file].path, record: of.record },
+          }));
+          continue;
+        }
+        if (dedup !== "none") kept.set(id, locs[i]);
+        const split: Split = r.splitHashes[i] / 4294967296 < valFraction ? "val" : "train";
+        await writers[split].add(ids);
+        summary[split].documents++;
+        summary[split].tokens += n;
+      }
+      showProgress();
+    };
+
+    const inFlight: { result: Promise<BatchResult>; locs: Location[] }[] = [];
+    const maxInFlight = Math.max(2, 2 * workers);
+    let texts: string[] = [];
+    let locs: Location[] = [];
+    let batchChars = 0;
+    const submit = async () => {
+      if (texts.length === 0) return;
+      const result = pool!.submit(texts);
+      result.catch(() => {}); // awaited below in order; this keeps an abandoned batch from being "unhandled"
+      inFlight.push({ result, locs });
+      texts = [];
+      locs = [];
+      batchChars = 0;
+      while (inFlight.length >= maxInFlight) {
+        const next = inFlight.shift()!;
+        await consume(await next.result, next.locs);
+      }
+      if (opts.aborted?.()) throw new UserError("interrupted; nothing was written");
+    };
+    for (let f = 0; f < files.length; f++) {
+      let record = 0;
+      for await (const item of readDocuments(files[f], (n) => bytesRead += n)) {
+        record++;
+        summary.records++;
+        if ("skip" in item) {
+          summary.skipped[item.skip]++;
+          continue;
+        }
+        summary.documents++;
+        texts.push(item.text);
+        locs.push({ file: f, record });
+        batchChars += item.text.length;
+        if (batchChars >= 1 << 19 || texts.length >= 512) await submit();
+      }
+    }
+    await submit();
+    while (inFlight.length > 0) {
+      const next = inFlight.shift()!;
+      await consume(await next.result, next.locs);
+    }
+    if (summary.train.documents + summary.val.documents === 0) {
+      throw new UserError(
+        `empty corpus: no documents in ${opts.inputs.join(" ")} (${describeSkipped(summary)})`,
+      );
+    }
+    for (const split of ["train", "val"] as const) {
+      summary[split].shards = (await writers[split].finish()).length;
+      summary[split].paddingTokens = writers[split].paddingTokens;
+    }
+    bytesRead = totalBytes; // compressed sizes of parquet row groups do not add up to the file size
+    showProgress();
+    if (opts.progress !== false) bar.done();
+    summary.seconds = (performance.now() - start) / 1000;
+
+    // Move into place: shards, then the dedup report, then the manifest, which marks a complete dataset.
+    for (const split of ["train", "val"] as const) {
+      for (const name of writers[split].files) await Deno.rename(`${staging}/${name}`, `${opts.out}/${name}`);
+    }
+    if (removed.length > 0) {
+      await writeFileAtomic(
+        `${opts.out}/${REMOVED_FILE}`,
+        new TextEncoder().encode(removed.join("\n") + "\n"),
+      );
+    }
+    const manifest: DatasetManifest = {
+      format: "tinyllama-ts/packed-dataset",
+      version: 1,
+      tokenizer: {
+        file: opts.tokenizer.split("/").pop()!,
+        sha256: tokenizerSha,
+        vocabSize,
+        bosId,
+        eosId: pool.info.eosId,
+      },
+      chunkSize,
+      dtype,
+      padToken: bosId,
+      dedup,
+      valFraction,
+      splits: {
+        train: { files: [...writers.train.files], ...pick(summary.train) },
+        val: { files: [...writers.val.files], ...pick(summary.val) },
+      },
+      summary: { ...summary },
+    };
+    await writeFileAtomic(
+      `${opts.out}/${MANIFEST_FILE}`,
+      new TextEncoder().encode(JSON.stringify(manifest, null, 2) + "\n"),
+    );
+    await Deno.remove(staging, { recursive: true });
+    await fsyncDir(opts.out);
+    return summary;
+  } catch (e) {
+    await Deno.remove(staging, { recursive: true }).catch(() => {});
+    if (createdOut) await Deno.remove(opts.out).catch(() => {}); // only if still empty
+    throw e;
+  } finally {
+    pool?.close();
+  }
+}
+
+function pick(s: SplitSummary) {
+  return { documents: s.documents, tokens: s.tokens, paddingTokens: s.paddingTokens };
+}
+
+function describeSkipped(s: PrepareSummary): string {
+  const parts = Object.entries(s.skipped).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`);
+  return `${s.records} records read${parts.length ? `, skipped: ${parts.join(", ")}` : ""}`;
+}
+
+/**
+ * The end-of-run report of a prepare: documents read, skipped (by reason), removed as duplicates,
+ * tokens written and shards.
+ *
+ * @example
+ * ```ts ignore
+ * import { formatPrepareSummary, prepareDataset } from "@tinyllama-ts/data";
+ * console.error(formatPrepareSummary(await prepareDataset({ tokenizer: "t.model", inputs: ["a.txt"], out: "o" })));
+ * ```
+ */
+export function formatPrepareSummary(s: PrepareSummary): string {
+  const skipped = Object.values(s.skipped).reduce((a, b) => a + b, 0);
+  const reasons = Object.entries(s.skipped).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(", ");
+  const split = (name: string, x: SplitSummary) =>
+    `${name}: ${x.documents} documents, ${x.tokens} tokens (+${x.paddingTokens} BOS padding), ${x.shards} shards`;
+  return [
+    `files: ${s.files} read${s.ignoredFiles ? `, ${s.ignoredFiles} ignored (unsupported extension)` : ""}`,
+    `documents read: ${s.documents} of ${s.records} records (${(s.textBytes / 1e6).toFixed(1)} MB of text)`,
+    `skipped: ${skipped}${reasons ? ` (${reasons})` : ""}`,
+    `removed as duplicates: ${
+      s.duplicates.exact + s.duplicates.near
+    } (exact ${s.duplicates.exact}, near ${s.duplicates.near})`,
+    split("train", s.train),
+    split("val", s.val),
+    `tokens written: ${s.train.tokens + s.val.tokens} in ${s.train.shards + s.val.shards} shards, ${
+      s.seconds.toFixed(1)
+    }s (${(s.textBytes / 1e6 / Math.max(s.seconds, 1e-3)).toFixed(2)} MB/s of text)`,
+  ].join("\n");
+}
+
+/** Creates `dir` if needed; refuses one that already holds a dataset. Returns whether it was created. */
+async function checkOutDir(dir: string): Promise<boolean> {
+  try {
+    const info = await Deno.stat(dir);
+    if (!info.isDirectory) throw new UserError(`--out ${dir}: exists and is not a directory`);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) {
+      if (isUserError(e)) throw e;
+      throw new UserError(`--out ${dir}: cannot access (${oneLine(e)})`);
+    }
+    try {
+      await Deno.mkdir(dir, { recursive: true });
+    } catch (e2) {
+      throw new UserError(`--out ${dir}: cannot create (${oneLine(e2)})`);
+    }
+    return true;
+  }
+  for await (const e of Deno.readDir(dir)) {
+    if (e.name === MANIFEST_FILE || /^(train|val)_.*\.bin$/.test(e.name)) {
+      throw new UserError(
+        `--out ${dir}: already holds a prepared dataset (${e.name}); remove it or choose another`,
+      );
+    }
+  }
+  return false;
+}

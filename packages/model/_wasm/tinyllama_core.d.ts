@@ -1,0 +1,114 @@
+/* tslint:disable */
+/* eslint-disable */
+
+/**
+ * `dst += src`.
+ */
+export function accumulate(dst: number, src: number, n: number): void;
+
+/**
+ * One AdamW step over `n` parameters with their gradients and moments.
+ */
+export function adamw(p: number, g: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number, eps: number, weight_decay: number, step: number): void;
+
+/**
+ * `out = a + b`; `out` may equal `a` or `b`.
+ */
+export function add(out: number, a: number, b: number, n: number): void;
+
+/**
+ * Allocates `bytes` bytes aligned to 64 and zero-filled; returns the byte offset.
+ */
+export function alloc(bytes: number): number;
+
+/**
+ * Causal GQA attention backward, accumulating into `dq`, `dk`, `dv`.
+ */
+export function attention_backward(dq: number, dk: number, dv: number, dout: number, q: number, k: number, v: number, out: number, lse: number, b: number, tq: number, kv_len: number, kv_stride: number, n_head: number, n_kv: number, head_dim: number): void;
+
+/**
+ * Causal GQA attention forward (FlashAttention style), writing `out` and `lse`.
+ */
+export function attention_forward(out: number, lse: number, q: number, k: number, v: number, b: number, tq: number, kv_len: number, kv_stride: number, n_head: number, n_kv: number, head_dim: number): void;
+
+/**
+ * `s[0] = min(1, max_norm / (sqrt(norm_sq[0]) + 1e-6))`.
+ */
+export function clip_factor(s: number, norm_sq: number, max_norm: number): void;
+
+/**
+ * Cross-entropy losses of `n` rows of `v` logits, and (when `want_grad`) the scaled gradient written
+ * over the logits. Returns the first row whose target is `≥ v`, or −1.
+ */
+export function cross_entropy(losses: number, logits: number, targets: number, n: number, v: number, want_grad: boolean, grad_scale: number): number;
+
+/**
+ * `dtable[ids[n],:] += dout[n,:]`; returns the first row whose id is outside the table, or −1.
+ */
+export function embedding_backward(dtable: number, table_len: number, dout: number, ids: number, n: number, c: number): number;
+
+/**
+ * `out[n,:] = table[ids[n],:]`; returns the first row whose id is outside the table, or −1.
+ */
+export function embedding_forward(out: number, table: number, table_len: number, ids: number, n: number, c: number): number;
+
+/**
+ * Frees a region returned by [`alloc`] with the same size.
+ */
+export function free(ptr: number, bytes: number): void;
+
+/**
+ * The module's linear memory, so that TypeScript can view tensors as typed arrays. (Not named
+ * `memory`: that is the name of the memory's own export, and wasm export names must be unique.)
+ */
+export function linear_memory(): any;
+
+/**
+ * `dx += dout · w` (when `want_dx`), `dw += doutᵀ · x` (when `want_dw`).
+ */
+export function matmul_backward(dx: number, want_dx: boolean, dw: number, want_dw: boolean, dout: number, x: number, w: number, n: number, k: number, m: number): void;
+
+/**
+ * `out[n,m] = x[n,k] · w[m,k]ᵀ`.
+ */
+export function matmul_forward(out: number, x: number, w: number, n: number, k: number, m: number): void;
+
+/**
+ * RMSNorm backward, accumulating into `dx` and `dweight`.
+ */
+export function rmsnorm_backward(dx: number, dweight: number, dout: number, x: number, weight: number, rstd: number, n: number, c: number): void;
+
+/**
+ * RMSNorm forward over `n` rows of `c`.
+ */
+export function rmsnorm_forward(out: number, rstd: number, x: number, weight: number, n: number, c: number, eps: number): void;
+
+/**
+ * `dx += ropeᵀ(dout)`.
+ */
+export function rope_backward(dx: number, dout: number, b: number, t: number, n_heads: number, head_dim: number, base: number, pos_offset: number): void;
+
+/**
+ * `out = rope(x)`; `out` may equal `x`.
+ */
+export function rope_forward(out: number, x: number, b: number, t: number, n_heads: number, head_dim: number, base: number, pos_offset: number): void;
+
+/**
+ * `x *= s[0]` over `n` values.
+ */
+export function scale_by(x: number, n: number, s: number): void;
+
+/**
+ * `out[0] += Σ x²` over `n` values.
+ */
+export function sum_squares(out: number, x: number, n: number): void;
+
+/**
+ * SwiGLU backward, accumulating into `dgate` and `dup`.
+ */
+export function swiglu_backward(dgate: number, dup: number, dout: number, gate: number, up: number, n: number): void;
+
+/**
+ * `out = silu(gate) · up`.
+ */
+export function swiglu_forward(out: number, gate: number, up: number, n: number): void;

@@ -1,0 +1,132 @@
+/**
+ * `deno task pretrain`: TinyLlama's pretraining recipe on the built-in corpus or your own data.
+ *
+ * ```sh
+ * deno task pretrain                         # every stage with the defaults (see below)
+ * deno task pretrain --data DIR --max-steps 1000 --out runs/a    # train, evaluate, report
+ * deno task pretrain --out runs/a --resume auto                   # continue runs/a
+ * deno run ... pretrain_cli.ts prepare|train|eval|report [--out DIR]   # one stage
+ * ```
+ *
+ * Without arguments: prepare the built-in corpus and its tokenizer (cached under `runs/`), train the
+ * `micro-4l-4k` preset in `runs/pretrain` (continuing it if a checkpoint is there), evaluate it,
+ * generate a sample and write `runs/pretrain/report.html`. The last stdout line is a JSON summary
+ * `{"out", "checkpoint", "val_loss", "tokens", "seconds"}`; `seconds` is this command's wall clock.
+ * SIGINT/SIGTERM save a checkpoint and exit with 130/143.
+ *
+ * @example
+ * ```ts ignore
+ * import { pretrainMain } from "@tinyllama-ts/trainer";
+ * await pretrainMain(["--data", "data/corpus", "--max-steps", "10", "--out", "runs/try"]);
+ * ```
+ * @module
+ */
+import { runMain, UserError } from "@tinyllama-ts/cli";
+import { parsePretrainFlags, PRETRAIN_USAGE, type PretrainFlags } from "./flags.ts";
+import { evaluate, prepareBuiltin, type Summary, writeReport } from "./pipeline.ts";
+import { DEFAULT_OUT, train, type TrainResult } from "./train.ts";
+
+const STAGES = ["prepare", "train", "eval", "report"] as const;
+type Stage = typeof STAGES[number];
+
+/**
+ * Runs the command on `args` and returns its exit code (0, or 130/143 after a signal); results go to
+ * stdout as JSON lines, messages to stderr.
+ */
+export async function pretrainMain(args: readonly string[]): Promise<number> {
+  const start = performance.now();
+  const log = (s: string) => console.error(s);
+  const seconds = () => (performance.now() - start) / 1000;
+  let stage: Stage | undefined;
+  if (args.length > 0 && !args[0].startsWith("-")) {
+    if (!(STAGES as readonly string[]).includes(args[0])) {
+      throw new UserError(`unknown stage "${args[0]}" (expected ${STAGES.join(", ")}, or flags)`);
+    }
+    stage = args[0] as Stage;
+    args = args.slice(1);
+  }
+  const flags = parsePretrainFlags(args);
+  if (flags.help) {
+    console.log(PRETRAIN_USAGE);
+    return 0;
+  }
+  const out = flags.out ?? DEFAULT_OUT;
+  const onlyOut = () => {
+    const extra = args.filter((a, i) =>
+      !(a === "--out" || a.startsWith("--out=") || args[i - 1] === "--out")
+    );
+    if (extra.length > 0) throw new UserError(`the ${stage} stage takes only --out (got ${extra.join(" ")})`);
+  };
+  // No flags: the default recipe, continuing the default run if it is there (so a second run is cheap).
+  const trainFlags: PretrainFlags = args.length === 0 ? { ...flags, resume: "auto" } : flags;
+  const defaultData = () => prepareBuiltin(log);
+  const trainStep = async (): Promise<TrainResult | number> => {
+    const r = await train({ flags: trainFlags, defaultData });
+    if (r.firstLoss !== null && r.lastLoss !== null) {
+      log(
+        `loss ${r.firstLoss.toFixed(4)} → ${r.lastLoss.toFixed(4)} (${
+          (100 * (1 - r.lastLoss / r.firstLoss)).toFixed(1)
+        }% lower)`,
+      );
+    }
+    if (r.interrupted) {
+      log(
+        `${r.interrupted}: stopped after step ${r.steps}; checkpoint ${r.checkpoint} (continue with --resume auto)`,
+      );
+      return r.interrupted === "SIGINT" ? 130 : 143;
+    }
+    return r;
+  };
+  const print = (o: unknown) => console.log(JSON.stringify(o));
+
+  switch (stage) {
+    case "prepare": {
+      if (args.length > 0) throw new UserError("the prepare stage takes no flags");
+      const { data, tokenizer } = await prepareBuiltin(log);
+      print({ data: data.map((d) => `${d.dir}:${d.weight}`), tokenizer });
+      return 0;
+    }
+    case "train": {
+      const r = await trainStep();
+      if (typeof r === "number") return r;
+      print({ out: r.out, checkpoint: r.checkpoint, steps: r.steps, tokens: r.tokens, seconds: r.seconds });
+      return 0;
+    }
+    case "eval": {
+      onlyOut();
+      const r = await evaluate(out, log);
+      print({
+        checkpoint: r.checkpoint,
+        val_loss: r.val_loss,
+        val_ppl: r.val_ppl,
+        sample: r.sample?.completion ?? null,
+      });
+      return 0;
+    }
+    case "report": {
+      onlyOut();
+      const summary: Summary = await writeReport(out, seconds(), log);
+      log(`report: ${out}/report.html`);
+      print(summary);
+      return 0;
+    }
+    case undefined: {
+      if (args.length === 0) await prepareBuiltin(log);
+      const r = await trainStep();
+      if (typeof r === "number") return r;
+      const ev = await evaluate(r.out, log);
+      if (ev.sample) log(`sample: ${ev.sample.prompt}${ev.sample.completion}`);
+      const summary = await writeReport(r.out, seconds(), log);
+      log(`report: ${r.out}/report.html`);
+      print(summary);
+      return 0;
+    }
+  }
+}
+
+if (import.meta.main) {
+  await runMain(async () => {
+    const code = await pretrainMain(Deno.args);
+    if (code !== 0) Deno.exit(code);
+  });
+}

@@ -1,0 +1,48 @@
+/**
+ * One optimizer step of TinyLlama's loop: zero the gradients, run `accumulation` micro-batches forward
+ * and backward (each gradient scaled by 1/accumulation, so they sum to the global batch's mean), then
+ * clip and update, unless the loss or the gradient norm is not finite.
+ *
+ * @module
+ */
+import type { Batch } from "@tinyllama-ts/data";
+import type { Model } from "@tinyllama-ts/model";
+import type { Optimizer } from "@tinyllama-ts/optim";
+
+/** What one step did. */
+export interface StepOutcome {
+  /** Mean loss over the global batch, before the update (NaN/Infinity when not finite). */
+  loss: number;
+  /** Global gradient norm before clipping (NaN when the loss was not finite). */
+  gradNorm: number;
+  /** False when the step was skipped for a non-finite loss or norm. */
+  applied: boolean;
+}
+
+/**
+ * Runs one step at learning rate `lr` over `accumulation` batches from `nextBatch`.
+ *
+ * @example
+ * ```ts ignore
+ * const { loss, gradNorm } = await optimizerStep(model, optimizer, () => sampler.nextBatch(8), 4, 4e-4);
+ * ```
+ */
+export async function optimizerStep(
+  model: Model,
+  optimizer: Optimizer,
+  nextBatch: () => Batch,
+  accumulation: number,
+  lr: number,
+): Promise<StepOutcome> {
+  model.zeroGrad();
+  let loss = 0;
+  for (let i = 0; i < accumulation; i++) {
+    const b = nextBatch();
+    const r = await model.forward(b.inputs, b.targets, { batch: b.batchSize, lossScale: 1 / accumulation });
+    model.backward();
+    loss += (r.loss ?? NaN) / accumulation;
+  }
+  if (!Number.isFinite(loss)) return { loss, gradNorm: NaN, applied: false };
+  const { gradNorm, applied } = await optimizer.update(lr);
+  return { loss, gradNorm, applied };
+}

@@ -1,0 +1,145 @@
+import assert from "node:assert/strict";
+import { isUserError } from "@tinyllama-ts/cli";
+import { loadHfCheckpoint, ReferenceBackend } from "@tinyllama-ts/model";
+import { listCheckpoints, readCheckpoint } from "./checkpoint.ts";
+import { parsePretrainFlags } from "./flags.ts";
+import { readMetrics, type StepRecord, type ValRecord } from "./metrics.ts";
+import { makeTinyRun, TINY_CONFIG } from "./_test_data.ts";
+import { MAX_NON_FINITE_STREAK, train, type TrainResult } from "./train.ts";
+
+const tmp = await Deno.makeTempDir({ prefix: "train-test-" });
+const tiny = await makeTinyRun(tmp);
+let runs = 0;
+
+/** Trains the tiny model with `extra` flags into a fresh directory; returns the result and the metrics. */
+const warnings: string[] = [];
+async function run(extra: string[], out = `${tmp}/run-${runs++}`) {
+  const logs: string[] = [];
+  const flags = parsePretrainFlags([
+    ...["--config", tiny.config, "--data", tiny.data, "--out", out, "--micro-batch-size", "4"],
+    ...["--global-batch-size", "4", "--lr", "1e-2", "--min-lr", "1e-3", "--warmup-steps", "2", "--eval-iters", "2"],
+    ...extra,
+  ]);
+  const result: TrainResult = await train({
+    flags,
+    log: (s) => {
+      logs.push(s);
+      if (s.includes("warning")) warnings.push(s.trim());
+    },
+  });
+  const metrics = await readMetrics(`${out}/metrics.jsonl`);
+  const steps = metrics.filter((r): r is StepRecord => "loss" in r);
+  const vals = metrics.filter((r): r is ValRecord => "val_loss" in r);
+  return { result, metrics, steps, vals, logs, out };
+}
+
+const trajectory = (steps: StepRecord[]) => steps.map((s) => [s.step, s.loss, s.lr, s.grad_norm, s.tokens]);
+
+Deno.test("a run writes one metrics line per step, validations, and a whole Hugging Face checkpoint", async () => {
+  const { result, steps, vals, out } = await run(["--max-steps", "10", "--save-interval", "4", "--eval-interval", "5"]);
+  assert.deepEqual(steps.map((s) => s.step), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  for (const s of steps) {
+    assert.equal(typeof s.loss, "number");
+    assert.ok(s.grad_norm! > 0 && s.tokens_per_sec > 0 && s.elapsed > 0);
+    assert.equal(s.tokens, (s.step + 1) * 4 * 16);
+    assert.equal(s.mfu, undefined, "no MFU without a known peak");
+  }
+  assert.equal(steps[0].lr, 0);
+  assert.ok(Math.abs(steps[2].lr - 1e-2) < 1e-15, "the peak at the end of warmup");
+  // Validation after steps 4 and 9 (the end).
+  assert.deepEqual(vals.map((v) => v.step), [4, 9]);
+  assert.ok(Math.abs(vals[1].val_ppl - Math.exp(vals[1].val_loss)) < 1e-9);
+  assert.ok(steps[9].loss! < steps[0].loss! * 0.9, `loss ${steps[0].loss} → ${steps[9].loss}`);
+  // Checkpoints after 4, 8 and 10 steps; the newest 2 kept (the default).
+  assert.deepEqual((await listCheckpoints(out)).map((c) => c.step), [8, 10]);
+  assert.equal(result.checkpoint, `${out}/checkpoints/step-00000010`);
+  assert.equal(result.steps, 10);
+  const state = await readCheckpoint(result.checkpoint);
+  assert.equal(state.step, 10);
+  assert.equal(state.tokens, 10 * 64);
+  assert.equal(state.sampler.draws, 40);
+  assert.equal(state.hparams.seqLen, 16);
+  assert.deepEqual({ ...state.config }, TINY_CONFIG);
+  assert.deepEqual(
+    Object.keys(state.files),
+    ["config.json", "model.safetensors", "optimizer.safetensors"],
+  );
+  // The model loads back as a Hugging Face checkpoint with the config it was trained with.
+  const { model } = await loadHfCheckpoint(result.checkpoint, new ReferenceBackend());
+  assert.equal(model.config.n_embd, 32);
+  assert.equal(model.config.n_query_groups, 2);
+  const hf = JSON.parse(await Deno.readTextFile(`${result.checkpoint}/config.json`));
+  assert.equal(hf.architectures[0], "LlamaForCausalLM");
+  assert.equal(hf.num_key_value_heads, 2);
+});
+
+Deno.test("validation never changes the training trajectory", async () => {
+  const every = await run(["--max-steps", "8", "--eval-interval", "1"]);
+  const end = await run(["--max-steps", "8", "--eval-interval", "0"]);
+  assert.equal(every.vals.length, 8);
+  assert.equal(end.vals.length, 1);
+  assert.deepEqual(trajectory(every.steps), trajectory(end.steps));
+  assert.equal(every.vals[7].val_loss, end.vals[0].val_loss);
+});
+
+Deno.test("gradient accumulation: 2 micro-batches of 2 give the losses of one batch of 4", async () => {
+  const one = await run(["--max-steps", "6"]);
+  const two = await run(["--max-steps", "6", "--micro-batch-size", "2"]);
+  for (let i = 0; i < 6; i++) {
+    assert.ok(Math.abs(one.steps[i].loss! - two.steps[i].loss!) < 1e-5, `step ${i}`);
+    assert.ok(Math.abs(one.steps[i].grad_norm! - two.steps[i].grad_norm!) < 1e-4 * one.steps[i].grad_norm!);
+  }
+  const state = await readCheckpoint(two.result.checkpoint);
+  assert.equal(state.sampler.draws, 24, "every step drew the global batch");
+});
+
+Deno.test("--resume auto after the end of a run does nothing; more --max-steps continue it", async () => {
+  const straight = await run(["--max-steps", "9", "--save-interval", "3"]);
+  const first = await run(["--max-steps", "6", "--save-interval", "3"]);
+  const again = await run(["--resume", "auto"], first.out);
+  assert.equal(again.result.stepsThisRun, 0);
+  assert.match(again.logs.join("\n"), /already trained to step 6 of 6/);
+  // A longer schedule changes the learning rates from step 6 on, so compare against a straight run of
+  // the same schedule for the resumed part only through its data: the sampler continues where it was.
+  const more = await run(["--resume", "auto", "--max-steps", "9"], first.out);
+  assert.equal(more.result.stepsThisRun, 3);
+  assert.deepEqual(more.steps.map((s) => s.step), [0, 1, 2, 3, 4, 5, 6, 7, 8]);
+  assert.deepEqual(trajectory(more.steps.slice(0, 6)), trajectory(first.steps));
+  assert.equal((await readCheckpoint(more.result.checkpoint)).sampler.draws, 36);
+  assert.equal(straight.steps.length, 9);
+});
+
+Deno.test("a non-empty --out without --resume is refused and left as it was", async () => {
+  const done = await run(["--max-steps", "2"]);
+  const before = await Deno.readTextFile(`${done.out}/metrics.jsonl`);
+  await assert.rejects(
+    () => run(["--max-steps", "2"], done.out),
+    (e) => isUserError(e) && /is not empty: pass --resume auto/.test((e as Error).message),
+  );
+  assert.equal(await Deno.readTextFile(`${done.out}/metrics.jsonl`), before);
+});
+
+Deno.test("non-finite losses skip their steps with a warning, and several in a row stop the run", async () => {
+  const out = `${tmp}/diverge`;
+  await assert.rejects(
+    async () => {
+      try {
+        await run(["--max-steps", "20", "--lr", "1e30", "--warmup-steps", "0"], out);
+      } finally {
+        assert.equal(warnings.filter((w) => /warning: step \d: non-finite .*; step skipped/.test(w)).length, 5);
+      }
+    },
+    (e) => isUserError(e) && /5 non-finite steps in a row \(steps 1–5\)/.test((e as Error).message),
+  );
+  const metrics = (await readMetrics(`${out}/metrics.jsonl`)) as StepRecord[];
+  assert.equal(metrics.length, 1 + MAX_NON_FINITE_STREAK);
+  assert.equal(metrics[0].skipped, undefined);
+  for (const m of metrics.slice(1)) {
+    assert.equal(m.skipped, true);
+    assert.ok(m.loss === null || m.grad_norm === null, JSON.stringify(m));
+  }
+});
+
+Deno.test("cleanup", async () => {
+  await Deno.remove(tmp, { recursive: true });
+});
