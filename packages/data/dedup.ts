@@ -19,7 +19,15 @@ export function normalizeText(text: string): string {
   return text.toLowerCase().replace(ASCII_PUNCTUATION, "").replace(/\s+/g, " ").trim();
 }
 
-/** murmur3 (x86, 32-bit) over a string's UTF-16 code units. */
+/**
+ * murmur3 (x86, 32-bit) over a string's UTF-16 code units.
+ *
+ * @example
+ * ```ts
+ * import { hashString32 } from "@tinyllama-ts/data";
+ * console.log(hashString32("abc", 0) === hashString32("abc", 0)); // true
+ * ```
+ */
 export function hashString32(s: string, seed: number): number {
   let h = seed >>> 0;
   const n = s.length;
@@ -67,6 +75,12 @@ const PERM_SEEDS = Uint32Array.from({ length: NUM_PERM }, (_, i) => fmix32(i * 0
 /**
  * The 32-bit hashes of a document's shingles: the word 13-grams of its normalised text (a document of
  * fewer than 13 words is one shingle of all its words; an empty one has none).
+ *
+ * @example
+ * ```ts
+ * import { shingleHashes } from "@tinyllama-ts/data";
+ * console.log(shingleHashes("a b c d e f g h i j k l m n").length); // 2
+ * ```
  */
 export function shingleHashes(text: string): Uint32Array {
   const norm = normalizeText(text);
@@ -110,7 +124,15 @@ export function minhashSignature(text: string): Uint32Array {
   return sig;
 }
 
-/** The fraction of positions where two signatures agree: an estimate of the Jaccard similarity. */
+/**
+ * The fraction of positions where two signatures agree: an estimate of the Jaccard similarity.
+ *
+ * @example
+ * ```ts
+ * import { minhashSignature, signatureSimilarity } from "@tinyllama-ts/data";
+ * console.log(signatureSimilarity(minhashSignature("x y"), minhashSignature("X, y!"))); // 1
+ * ```
+ */
 export function signatureSimilarity(a: Uint32Array, b: Uint32Array): number {
   let same = 0;
   for (let i = 0; i < a.length; i++) if (a[i] === b[i]) same++;

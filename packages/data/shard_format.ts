@@ -49,7 +49,15 @@ const DTYPE_BY_CODE = new Map<number, TokenDtype>(
   Object.entries(DTYPE_CODES).map(([k, v]) => [v, k as TokenDtype]),
 );
 
-/** Bytes per token of a dtype. */
+/**
+ * Bytes per token of a dtype.
+ *
+ * @example
+ * ```ts
+ * import { dtypeBytes } from "@tinyllama-ts/data";
+ * console.log(dtypeBytes("uint16")); // 2
+ * ```
+ */
 export function dtypeBytes(dtype: TokenDtype): number {
   switch (dtype) {
     case "uint8":
@@ -153,6 +161,12 @@ export function parseShardHeader(bytes: Uint8Array, path: string, fileBytes?: nu
 /**
  * Encodes tokens as a shard's token bytes (little-endian) in `dtype`; a token that does not fit is a bug
  * in the caller and throws a RangeError.
+ *
+ * @example
+ * ```ts
+ * import { encodeTokens } from "@tinyllama-ts/data";
+ * console.log(encodeTokens([1, 258], "uint16")); // Uint8Array [1, 0, 2, 1]
+ * ```
  */
 export function encodeTokens(tokens: ArrayLike<number>, dtype: TokenDtype): Uint8Array {
   const n = tokens.length;
@@ -200,6 +214,14 @@ const DTYPE_RANGE: Record<TokenDtype, [number, number]> = {
 /**
  * Decodes little-endian token bytes into `out` (one token per element), starting at `out[outOffset]`.
  * A token outside int32 (possible only with int64 shards) throws a {@link UserError} naming `path`.
+ *
+ * @example
+ * ```ts
+ * import { decodeTokens } from "@tinyllama-ts/data";
+ * const out = new Int32Array(2);
+ * decodeTokens(new Uint8Array([1, 0, 2, 1]), "uint16", out, 0, "x.bin");
+ * console.log(out); // Int32Array [1, 258]
+ * ```
  */
 export function decodeTokens(
   bytes: Uint8Array,

@@ -83,7 +83,9 @@ export class ReferenceBackend implements Backend {
     dst.set(data, offset);
   }
 
-  read(t: Tensor, offset = 0, length = t.size - offset): Promise<Float32Array | Int32Array> {
+  read(t: Tensor, offset?: number, length?: number): Promise<Float32Array | Int32Array> {
+    offset ??= 0;
+    length ??= t.size - offset;
     const src = this.#own(t).data;
     if (offset < 0 || length < 0 || offset + length > t.size) {
       return Promise.reject(new UserError(`read: ${length} elements at offset ${offset} exceed ${t.size}`));

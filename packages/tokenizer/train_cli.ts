@@ -58,13 +58,13 @@ export async function trainMain(args: string[]): Promise<void> {
   }
 
   const start = performance.now();
-  const bar = new Progress({ total: Math.max(0, vocabSize - 259), label: "merges" });
+  let bar: Progress | undefined;
   const tok = trainBpeTokenizer(texts, {
     vocabSize,
     characterCoverage: coverage,
-    onProgress: (done) => bar.update(done),
+    onProgress: (done, total) => (bar ??= new Progress({ total, label: "merges" })).update(done),
   });
-  bar.done();
+  bar?.done();
   const model = tok.toModelBytes();
   try {
     await Deno.mkdir(values.out, { recursive: true });

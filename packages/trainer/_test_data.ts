@@ -6,10 +6,10 @@
  */
 import { ShardWriter } from "@tinyllama-ts/data";
 
-/** A tiny Llama: 2 layers, GQA 4/2, vocabulary 64, context 16. */
+/** A tiny Llama: 2 layers, GQA 4/2, context 16, and the 96-piece vocabulary of {@link TINY_TOKENIZER}. */
 export const TINY_CONFIG = {
   name: "test-tiny",
-  vocab_size: 64,
+  vocab_size: 96,
   n_embd: 32,
   n_layer: 2,
   n_head: 4,
@@ -41,3 +41,7 @@ export async function makeTinyRun(dir: string): Promise<{ config: string; data: 
   }
   return { config, data };
 }
+
+/** A 96-piece SentencePiece model (from the model package's fixtures), for samples in tests. */
+export const TINY_TOKENIZER =
+  new URL("../../tests/fixtures/model/gqa_a/tokenizer.model", import.meta.url).pathname;

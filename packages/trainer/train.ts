@@ -302,6 +302,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
           const v: ValRecord = { step, val_loss: valLoss, val_ppl: Math.exp(valLoss), elapsed: elapsed() };
           metrics.append(v);
         }
+        // A macrotask turn, so that the signal listeners run: on a CPU backend every await above resolves
+        // as a microtask and would keep them waiting until the end of the run.
+        await new Promise((resolve) => setTimeout(resolve, 0));
         if (last || (hp.saveInterval > 0 && (step + 1) % hp.saveInterval === 0) || stop) await save(step + 1);
         if (stop) break;
       }

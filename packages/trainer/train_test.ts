@@ -17,7 +17,18 @@ async function run(extra: string[], out = `${tmp}/run-${runs++}`) {
   const logs: string[] = [];
   const flags = parsePretrainFlags([
     ...["--config", tiny.config, "--data", tiny.data, "--out", out, "--micro-batch-size", "4"],
-    ...["--global-batch-size", "4", "--lr", "1e-2", "--min-lr", "1e-3", "--warmup-steps", "2", "--eval-iters", "2"],
+    ...[
+      "--global-batch-size",
+      "4",
+      "--lr",
+      "1e-2",
+      "--min-lr",
+      "1e-3",
+      "--warmup-steps",
+      "2",
+      "--eval-iters",
+      "2",
+    ],
     ...extra,
   ]);
   const result: TrainResult = await train({
@@ -36,7 +47,14 @@ async function run(extra: string[], out = `${tmp}/run-${runs++}`) {
 const trajectory = (steps: StepRecord[]) => steps.map((s) => [s.step, s.loss, s.lr, s.grad_norm, s.tokens]);
 
 Deno.test("a run writes one metrics line per step, validations, and a whole Hugging Face checkpoint", async () => {
-  const { result, steps, vals, out } = await run(["--max-steps", "10", "--save-interval", "4", "--eval-interval", "5"]);
+  const { result, steps, vals, out } = await run([
+    "--max-steps",
+    "10",
+    "--save-interval",
+    "4",
+    "--eval-interval",
+    "5",
+  ]);
   assert.deepEqual(steps.map((s) => s.step), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   for (const s of steps) {
     assert.equal(typeof s.loss, "number");
@@ -126,7 +144,10 @@ Deno.test("non-finite losses skip their steps with a warning, and several in a r
       try {
         await run(["--max-steps", "20", "--lr", "1e30", "--warmup-steps", "0"], out);
       } finally {
-        assert.equal(warnings.filter((w) => /warning: step \d: non-finite .*; step skipped/.test(w)).length, 5);
+        assert.equal(
+          warnings.filter((w) => /warning: step \d: non-finite .*; step skipped/.test(w)).length,
+          5,
+        );
       }
     },
     (e) => isUserError(e) && /5 non-finite steps in a row \(steps 1–5\)/.test((e as Error).message),

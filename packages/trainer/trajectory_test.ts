@@ -62,9 +62,16 @@ for (const [name, make] of BACKENDS) {
       const want = c.losses as number[], wantNorms = c.grad_norms as number[];
       const diffs = losses.map((l, i) => Math.abs(l - want[i]));
       const maxDiff = Math.max(...diffs);
-      console.log(`${name} ${caseName}: max |loss - torch| ${maxDiff.toExponential(2)}, step-0 norm ${norms[0]} vs ${wantNorms[0]}`);
+      console.log(
+        `${name} ${caseName}: max |loss - torch| ${maxDiff.toExponential(2)}, step-0 norm ${norms[0]} vs ${
+          wantNorms[0]
+        }`,
+      );
       assert.ok(maxDiff <= 3e-4, `losses ${losses} vs ${want}`);
-      assert.ok(Math.abs(norms[0] - wantNorms[0]) <= 1e-3 * wantNorms[0], `step-0 norm ${norms[0]} vs ${wantNorms[0]}`);
+      assert.ok(
+        Math.abs(norms[0] - wantNorms[0]) <= 1e-3 * wantNorms[0],
+        `step-0 norm ${norms[0]} vs ${wantNorms[0]}`,
+      );
       if (name === "reference") {
         // float64 end to end, except that per-position losses are read back as float32: the float64
         // PyTorch run to that rounding.

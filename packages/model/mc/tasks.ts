@@ -120,7 +120,7 @@ export const TASKS: readonly TaskFormat[] = [
     hasAccNorm: true,
     fields: "activity_label, ctx_a, ctx_b, endings, label",
     item(r) {
-      const ctx = `${r.string("ctx_a")} ${r.string("ctx_b")}`;
+      const ctx = `${r.string("ctx_a")} ${pyCapitalize(r.string("ctx_b"))}`;
       const query = hellaswagPreprocess(`${r.string("activity_label")}: ${ctx}`);
       const endings = r.strings("endings").map(hellaswagPreprocess);
       return sharedContext(r, query, endings, r.checkLabel("label", r.index("label"), endings.length));
