@@ -657,7 +657,9 @@ fn embedding_backward(
 // A workgroup of 16×16 invocations computes a 128×128 tile of C; each invocation an 8×8 register
 // block, as two 4-row halves 64 rows apart times two 4-column halves 64 columns apart (so the vec4
 // reads of workgroup memory are contiguous across invocations). The reduction walks L in steps of
-// 16: the next step's tiles are loaded into registers while the current ones are multiplied.
+// 16: the next step's tiles are loaded into registers while the current ones are multiplied. Tile
+// rows are padded by 4 floats, so that the transposing stores of row-major operands (consecutive
+// invocations, consecutive k) spread over the memory banks instead of hitting one.
 // Every load and store is bounds-checked, so no dimension needs to be a multiple of the tile.
 
 override A_ROW_MAJOR: bool = true;  // A(r, l) at a[r·ld_a + l]; false: at a[l·ld_a + r]
@@ -666,6 +668,9 @@ override B_ROW_MAJOR: bool = true;  // B(l, s) at b[s·ld_b + l]; false: at b[l�
 const BM: u32 = 128u;
 const BN: u32 = 128u;
 const BK: u32 = 16u;
+const PAD: u32 = 4u;
+const AS: u32 = BM + PAD;  // row stride of a_tile, in floats
+const BS: u32 = BN + PAD;  // row stride of b_tile
 const THREADS: u32 = 256u;
 const LOADS: u32 = 8u;  // BM·BK / THREADS elements of each tile per invocation
 
@@ -688,10 +693,10 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> b: array<f32>;
 
 // Tiles as [k][m] and [k][n], m and n contiguous, read four at a time.
-var<workgroup> a_tile: array<vec4<f32>, BK * BM / 4u>;
-var<workgroup> b_tile: array<vec4<f32>, BK * BN / 4u>;
+var<workgroup> a_tile: array<vec4<f32>, BK * AS / 4u>;
+var<workgroup> b_tile: array<vec4<f32>, BK * BS / 4u>;
 
-/// Element \`e\` (< BM·BK) of A's tile at (row0, k0): its tile index (k·BM + m) and value.
+/// Element \`e\` (< BM·BK) of A's tile at (row0, k0), zero outside A; \`a_slot(e)\` is where it goes.
 fn load_a(row0: u32, k0: u32, e: u32) -> f32 {
   var m: u32;
   var k: u32;
@@ -715,9 +720,9 @@ fn load_a(row0: u32, k0: u32, e: u32) -> f32 {
 
 fn a_slot(e: u32) -> u32 {
   if (A_ROW_MAJOR) {
-    return (e % BK) * BM + e / BK;
+    return (e % BK) * AS + e / BK;
   }
-  return e;
+  return (e / BM) * AS + e % BM;
 }
 
 fn load_b(col0: u32, k0: u32, e: u32) -> f32 {
@@ -743,9 +748,9 @@ fn load_b(col0: u32, k0: u32, e: u32) -> f32 {
 
 fn b_slot(e: u32) -> u32 {
   if (B_ROW_MAJOR) {
-    return (e % BK) * BN + e / BK;
+    return (e % BK) * BS + e / BK;
   }
-  return e;
+  return (e / BN) * BS + e % BN;
 }
 
 @compute @workgroup_size(16, 16)
@@ -783,17 +788,28 @@ fn matmul(
         rb[u] = load_b(col0, k0, lid + u * THREADS);
       }
     }
+    // Unrolled by hand: the register block must not depend on a loop the compiler might keep.
     for (var k = 0u; k < BK; k++) {
-      let a0 = a_tile[k * (BM / 4u) + ty];
-      let a1 = a_tile[k * (BM / 4u) + 16u + ty];
-      let b0 = b_tile[k * (BN / 4u) + tx];
-      let b1 = b_tile[k * (BN / 4u) + 16u + tx];
-      for (var i = 0u; i < 4u; i++) {
-        acc[2u * i] += a0[i] * b0;
-        acc[2u * i + 1u] += a0[i] * b1;
-        acc[8u + 2u * i] += a1[i] * b0;
-        acc[9u + 2u * i] += a1[i] * b1;
-      }
+      let a0 = a_tile[k * (AS / 4u) + ty];
+      let a1 = a_tile[k * (AS / 4u) + 16u + ty];
+      let b0 = b_tile[k * (BS / 4u) + tx];
+      let b1 = b_tile[k * (BS / 4u) + 16u + tx];
+      acc[0] += a0.x * b0;
+      acc[1] += a0.x * b1;
+      acc[2] += a0.y * b0;
+      acc[3] += a0.y * b1;
+      acc[4] += a0.z * b0;
+      acc[5] += a0.z * b1;
+      acc[6] += a0.w * b0;
+      acc[7] += a0.w * b1;
+      acc[8] += a1.x * b0;
+      acc[9] += a1.x * b1;
+      acc[10] += a1.y * b0;
+      acc[11] += a1.y * b1;
+      acc[12] += a1.z * b0;
+      acc[13] += a1.z * b1;
+      acc[14] += a1.w * b0;
+      acc[15] += a1.w * b1;
     }
     workgroupBarrier();
   }

@@ -246,6 +246,12 @@ Deno.test("SIGKILL at any moment, then --resume auto, gives the uninterrupted ru
       async () => (await stepLines(out)) >= Math.min(before + extraSteps, 59),
     );
     if (r.killed) kills++;
+    const left = [...Deno.readDirSync(`${out}/checkpoints`)].map((e) => e.name).filter((n) =>
+      n.startsWith(".")
+    );
+    console.log(
+      `killed after ${await stepLines(out)} metrics lines${left.length ? `, mid-checkpoint (${left})` : ""}`,
+    );
   }
   assert.ok(kills >= 3, `killed ${kills} times`);
   const last = await runCli([...args, "--out", out, "--resume", "auto"]);

@@ -1,0 +1,134 @@
+import assert from "node:assert/strict";
+import { isUserError } from "@tinyllama-ts/cli";
+import {
+  latestCheckpoint,
+  listCheckpoints,
+  readCheckpoint,
+  removeTemporaries,
+  saveCheckpoint,
+  type TrainerState,
+} from "./checkpoint.ts";
+import { DEFAULT_HPARAMS } from "./hparams.ts";
+import { TINY_CONFIG } from "./_test_data.ts";
+
+function stateAt(step: number): Omit<TrainerState, "files"> {
+  return {
+    format: "tinyllama-ts/trainer-state",
+    version: 1,
+    step,
+    tokens: step * 64,
+    elapsed: step / 10,
+    nonFiniteStreak: 0,
+    sampler: { version: 1, seed: 1, seqLen: 16, split: "train", draws: step * 4, sources: [] },
+    rng: { seed: 1 },
+    config: TINY_CONFIG,
+    hparams: { ...DEFAULT_HPARAMS, seqLen: 16 },
+    data: [{ dir: "data", weight: 1 }],
+    tokenizer: null,
+    initFrom: null,
+  };
+}
+
+/** Writes the files a checkpoint needs, `bytes` long each. */
+const tensors = (bytes: number) => async (dir: string) => {
+  for (const f of ["config.json", "model.safetensors", "optimizer.safetensors"]) {
+    await Deno.writeFile(`${dir}/${f}`, new Uint8Array(bytes).fill(7));
+  }
+};
+
+Deno.test("saveCheckpoint writes whole checkpoints, keeps the newest K and replaces one of the same step", async () => {
+  const out = await Deno.makeTempDir();
+  for (const step of [3, 6, 9]) await saveCheckpoint(out, stateAt(step), 2, tensors(10 + step));
+  assert.deepEqual((await listCheckpoints(out)).map((c) => c.step), [6, 9]);
+  const s = await readCheckpoint(`${out}/checkpoints/step-00000009`);
+  assert.equal(s.step, 9);
+  assert.deepEqual(s.files, { "config.json": 19, "model.safetensors": 19, "optimizer.safetensors": 19 });
+  // A run resumed from step 6 writes step 9 again: the new one replaces the old.
+  await saveCheckpoint(out, stateAt(9), 2, tensors(50));
+  assert.equal((await readCheckpoint(`${out}/checkpoints/step-00000009`)).files["model.safetensors"], 50);
+  assert.deepEqual([...Deno.readDirSync(`${out}/checkpoints`)].map((e) => e.name).sort(), [
+    "step-00000006",
+    "step-00000009",
+  ]);
+  await Deno.remove(out, { recursive: true });
+});
+
+Deno.test("a checkpoint that failed half-way leaves no trace and the previous one stays the newest", async () => {
+  const out = await Deno.makeTempDir();
+  await saveCheckpoint(out, stateAt(4), 3, tensors(8));
+  await assert.rejects(() =>
+    saveCheckpoint(out, stateAt(8), 3, async (dir) => {
+      await tensors(8)(dir);
+      throw new Error("disk full");
+    })
+  );
+  assert.deepEqual([...Deno.readDirSync(`${out}/checkpoints`)].map((e) => e.name), ["step-00000004"]);
+  assert.equal((await latestCheckpoint(out, () => {}))?.state.step, 4);
+  await Deno.remove(out, { recursive: true });
+});
+
+Deno.test("SIGKILL while a checkpoint is being written: the previous checkpoint is the newest whole one", async () => {
+  const out = await Deno.makeTempDir();
+  await saveCheckpoint(out, stateAt(5), 3, tensors(8));
+  // A child process starts the next checkpoint, writes its tensors, and is killed before it finishes.
+  const url = new URL("./checkpoint.ts", import.meta.url).href;
+  const code = `
+    import { saveCheckpoint } from "${url}";
+    const state = JSON.parse(Deno.args[1]);
+    await saveCheckpoint(Deno.args[0], state, 3, async (dir) => {
+      await Deno.writeTextFile(dir + "/model.safetensors", "x".repeat(1000));
+      console.log("writing");
+      await new Promise(() => setInterval(() => {}, 1000));
+    });`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", code, out, JSON.stringify(stateAt(10))],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  const { value } = await reader.read();
+  assert.equal(new TextDecoder().decode(value).trim(), "writing");
+  child.kill("SIGKILL");
+  assert.equal((await child.status).signal, "SIGKILL");
+  reader.releaseLock();
+  await child.stdout.cancel();
+  const names = [...Deno.readDirSync(`${out}/checkpoints`)].map((e) => e.name).sort();
+  assert.equal(names.length, 2);
+  assert.match(names[0], /^\.tmp-step-00000010-/);
+  assert.equal(names[1], "step-00000005");
+  assert.equal((await latestCheckpoint(out, () => {}))?.state.step, 5);
+  await removeTemporaries(out);
+  assert.deepEqual([...Deno.readDirSync(`${out}/checkpoints`)].map((e) => e.name), ["step-00000005"]);
+  await Deno.remove(out, { recursive: true });
+});
+
+Deno.test("readCheckpoint names truncated, missing and malformed parts; latestCheckpoint skips them", async () => {
+  const out = await Deno.makeTempDir();
+  await saveCheckpoint(out, stateAt(2), 5, tensors(16));
+  await saveCheckpoint(out, stateAt(4), 5, tensors(16));
+  const newest = `${out}/checkpoints/step-00000004`;
+  const expectUserError = async (pattern: RegExp) =>
+    await assert.rejects(
+      () => readCheckpoint(newest),
+      (e) => isUserError(e) && pattern.test((e as Error).message),
+    );
+
+  await Deno.truncate(`${newest}/model.safetensors`, 10);
+  await expectUserError(/model\.safetensors: truncated or changed \(10 bytes, the checkpoint wrote 16\)/);
+  const warnings: string[] = [];
+  assert.equal((await latestCheckpoint(out, (w) => warnings.push(w)))?.state.step, 2);
+  assert.match(warnings[0], /skipping checkpoint .*step-00000004: .*truncated/);
+
+  await Deno.remove(`${newest}/model.safetensors`);
+  await expectUserError(/incomplete checkpoint \(model\.safetensors is missing\)/);
+  await Deno.writeTextFile(`${newest}/trainer_state.json`, '{"format": "tinyllama-ts/trainer-state", "vers');
+  await expectUserError(/trainer_state\.json: not valid JSON/);
+  await Deno.writeTextFile(
+    `${newest}/trainer_state.json`,
+    JSON.stringify({ ...stateAt(4), step: -1, files: {} }),
+  );
+  await expectUserError(/missing or malformed fields/);
+  await Deno.remove(`${newest}/trainer_state.json`);
+  await expectUserError(/not a checkpoint \(no trainer_state\.json\)/);
+  await Deno.remove(out, { recursive: true });
+});
