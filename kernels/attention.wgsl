@@ -26,7 +26,7 @@ const NEG: f32 = -3.0e38;
 
 // Binding slots: 1 and 2 hold each pass's outputs, 3–6 the inputs every pass shares, 7 and 8 the
 // row statistics of the backward passes:
-//   attention_forward        1 out    2 lse    3 q  4 k  5 v
+//   attention_forward        1 out    2 lse    3 q  4 k  5 v  (6: q again, never read)
 //   attention_backward_dq    1 dq     2 lse    3 q  4 k  5 v  6 dout  7 dsum
 //   attention_backward_dkdv  1 dk     2 dv     3 q  4 k  5 v  6 dout  7 lse  8 dsum
 struct Params {
@@ -59,40 +59,25 @@ var<workgroup> row_b: array<f32, BLK * BLK>;
 var<workgroup> vec_a: array<f32, BLK>;
 var<workgroup> vec_b: array<f32, BLK>;
 
-// Four consecutive head elements (vec4 column c of the row starting at `at`), zero past HD. One reader
-// per binding, since WGSL passes no storage pointers.
-fn read4_q(at: u32, c: u32) -> vec4<f32> {
+// Which shared input `read4` reads.
+const Q: u32 = 0u;
+const K: u32 = 1u;
+const V: u32 = 2u;
+const DOUT: u32 = 3u;
+
+/// Four consecutive head elements (vec4 column c of the row at element `at` of input `which`), zero
+/// past HD. WGSL passes no storage pointers, hence the switch (`which` is always a constant).
+fn read4(which: u32, at: u32, c: u32) -> vec4<f32> {
   var v = vec4(0.0);
   for (var e = 0u; e < 4u; e++) {
+    let i = at + 4u * c + e;
     if (4u * c + e < HD) {
-      v[e] = q_buf[at + 4u * c + e];
-    }
-  }
-  return v;
-}
-fn read4_k(at: u32, c: u32) -> vec4<f32> {
-  var v = vec4(0.0);
-  for (var e = 0u; e < 4u; e++) {
-    if (4u * c + e < HD) {
-      v[e] = k_buf[at + 4u * c + e];
-    }
-  }
-  return v;
-}
-fn read4_v(at: u32, c: u32) -> vec4<f32> {
-  var v = vec4(0.0);
-  for (var e = 0u; e < 4u; e++) {
-    if (4u * c + e < HD) {
-      v[e] = v_buf[at + 4u * c + e];
-    }
-  }
-  return v;
-}
-fn read4_dout(at: u32, c: u32) -> vec4<f32> {
-  var v = vec4(0.0);
-  for (var e = 0u; e < 4u; e++) {
-    if (4u * c + e < HD) {
-      v[e] = dout_buf[at + 4u * c + e];
+      switch which {
+        case Q: { v[e] = q_buf[i]; }
+        case K: { v[e] = k_buf[i]; }
+        case V: { v[e] = v_buf[i]; }
+        default: { v[e] = dout_buf[i]; }
+      }
     }
   }
   return v;
@@ -104,6 +89,24 @@ fn q_at(b: u32, i: u32, h: u32) -> u32 {
 }
 fn kv_at(b: u32, j: u32, kvh: u32) -> u32 {
   return ((b * p.kv_stride + j) * p.n_kv + kvh) * HD;
+}
+
+/// Keys (into tile_a) and values (into tile_b) of key block `kb`, zero past kv_len, between barriers.
+fn load_kv_block(b: u32, kvh: u32, kb: u32, lid: u32) {
+  workgroupBarrier();
+  for (var e = lid; e < BLK * HD4; e += WG) {
+    let j = kb * BLK + e / HD4;
+    var kk = vec4(0.0);
+    var vv = vec4(0.0);
+    if (j < p.kv_len) {
+      let at = kv_at(b, j, kvh);
+      kk = read4(K, p.o_k + at, e % HD4);
+      vv = read4(V, p.o_v + at, e % HD4);
+    }
+    tile_a[e] = kk;
+    tile_b[e] = vv;
+  }
+  workgroupBarrier();
 }
 
 /// Number of keys of block `kb` that query position `pos` sees (a prefix of the block).
@@ -134,7 +137,7 @@ fn attention_forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocatio
   var q: array<vec4<f32>, MAX_HD4>;
   let qa = p.o_q + q_at(b, ic, h);
   for (var c = 0u; c < HD4; c++) {
-    q[c] = read4_q(qa, c) * p.scale;
+    q[c] = read4(Q, qa, c) * p.scale;
   }
   var o: array<vec4<f32>, MAX_CPL>;
   var m = NEG;
@@ -143,20 +146,7 @@ fn attention_forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocatio
   let last = p.kv_len - p.tq + min(p.tq, (wid.x + 1u) * BLK) - 1u;
   let blocks = last / BLK + 1u;
   for (var kb = 0u; kb < blocks; kb++) {
-    workgroupBarrier();
-    for (var e = lid; e < BLK * HD4; e += WG) {
-      let j = kb * BLK + e / HD4;
-      var kk = vec4(0.0);
-      var vv = vec4(0.0);
-      if (j < p.kv_len) {
-        let at = kv_at(b, j, kvh);
-        kk = read4_k(p.o_k + at, e % HD4);
-        vv = read4_v(p.o_v + at, e % HD4);
-      }
-      tile_a[e] = kk;
-      tile_b[e] = vv;
-    }
-    workgroupBarrier();
+    load_kv_block(b, kvh, kb, lid);
     for (var jj = lane; jj < BLK; jj += LANES) {
       var s = 0.0;
       for (var c = 0u; c < HD4; c++) {
@@ -170,13 +160,18 @@ fn attention_forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocatio
     for (var jj = 0u; jj < n; jj++) {
       mx = max(mx, row_a[row * BLK + jj]);
     }
+    // Each lane exponentiates only its own keys (into row_b); all lanes then read all of them.
+    for (var jj = lane; jj < BLK; jj += LANES) {
+      row_b[row * BLK + jj] = select(0.0, exp(row_a[row * BLK + jj] - mx), jj < n);
+    }
+    workgroupBarrier();
     let alpha = exp(m - mx);
     l *= alpha;
     for (var u = 0u; u < CPL; u++) {
       o[u] *= alpha;
     }
     for (var jj = 0u; jj < n; jj++) {
-      let pj = exp(row_a[row * BLK + jj] - mx);
+      let pj = row_b[row * BLK + jj];
       l += pj;
       for (var u = 0u; u < CPL; u++) {
         let c = lane + u * LANES;
@@ -259,8 +254,8 @@ fn attention_backward_dq(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoc
   var dout: array<vec4<f32>, MAX_HD4>;
   let qa = q_at(b, ic, h);
   for (var c = 0u; c < HD4; c++) {
-    q[c] = read4_q(p.o_q + qa, c) * p.scale;
-    dout[c] = read4_dout(p.o_dout + qa, c);
+    q[c] = read4(Q, p.o_q + qa, c) * p.scale;
+    dout[c] = read4(DOUT, p.o_dout + qa, c);
   }
   let row_stat = (b * p.n_head + h) * p.tq + ic;
   let lse = dq_lse[p.o_slot2 + row_stat];
@@ -270,20 +265,7 @@ fn attention_backward_dq(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoc
   let last = p.kv_len - p.tq + min(p.tq, (wid.x + 1u) * BLK) - 1u;
   let blocks = last / BLK + 1u;
   for (var kb = 0u; kb < blocks; kb++) {
-    workgroupBarrier();
-    for (var e = lid; e < BLK * HD4; e += WG) {
-      let j = kb * BLK + e / HD4;
-      var kk = vec4(0.0);
-      var vv = vec4(0.0);
-      if (j < p.kv_len) {
-        let at = kv_at(b, j, kvh);
-        kk = read4_k(p.o_k + at, e % HD4);
-        vv = read4_v(p.o_v + at, e % HD4);
-      }
-      tile_a[e] = kk;
-      tile_b[e] = vv;
-    }
-    workgroupBarrier();
+    load_kv_block(b, kvh, kb, lid);
     let n = visible(pos, kb);
     for (var jj = lane; jj < BLK; jj += LANES) {
       var ds = 0.0;
@@ -348,8 +330,8 @@ fn attention_backward_dkdv(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   var v: array<vec4<f32>, MAX_HD4>;
   let ka = kv_at(b, jc, kvh);
   for (var c = 0u; c < HD4; c++) {
-    k[c] = read4_k(p.o_k + ka, c);
-    v[c] = read4_v(p.o_v + ka, c);
+    k[c] = read4(K, p.o_k + ka, c);
+    v[c] = read4(V, p.o_v + ka, c);
   }
   var dk: array<vec4<f32>, MAX_CPL>;
   var dv: array<vec4<f32>, MAX_CPL>;
@@ -371,8 +353,8 @@ fn attention_backward_dkdv(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
         var dd = vec4(0.0);
         if (i < p.tq) {
           let at = q_at(b, i, h);
-          qq = read4_q(p.o_q + at, e % HD4) * p.scale;
-          dd = read4_dout(p.o_dout + at, e % HD4);
+          qq = read4(Q, p.o_q + at, e % HD4) * p.scale;
+          dd = read4(DOUT, p.o_dout + at, e % HD4);
         }
         tile_a[e] = qq;
         tile_b[e] = dd;

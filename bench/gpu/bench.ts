@@ -26,7 +26,7 @@ import {
   type WebGpuBackend,
 } from "@tinyllama-ts/model";
 import { Optimizer } from "@tinyllama-ts/optim";
-import { fp32PeakFlops, trainingFlopsPerToken } from "@tinyllama-ts/trainer";
+import { fp32PeakFlops, trainingFlopsPerToken } from "../../packages/trainer/mfu.ts";
 
 type Json = Record<string, unknown>;
 

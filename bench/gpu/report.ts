@@ -8,7 +8,7 @@
  * @module
  */
 import { runMain, UserError } from "@tinyllama-ts/cli";
-import { fp32PeakFlops } from "@tinyllama-ts/trainer";
+import { fp32PeakFlops } from "../../packages/trainer/mfu.ts";
 
 type Json = Record<string, unknown>;
 

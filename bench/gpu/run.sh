@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU benchmark in one run, for a bare Linux machine with an NVIDIA GPU, its driver and PyTorch, no
 # network, and a copy of this repository prepared by bench/gpu/prepare.sh (Deno, the Vulkan loader and
-# Deno's module cache in bench/gpu/.cache). Within ten minutes it prints, beside PyTorch at the same
+# the bundled scripts in bench/gpu/.cache). Within ten minutes it prints, beside PyTorch at the same
 # shapes: WGSL matmul TFLOP/s at 4096³ (cuBLAS fp32, TF32 off), fused attention forward and backward
 # (SDPA), and TinyLlama-1.1B training tokens/s (eager fp32), then the Markdown for bench/RESULTS.md.
 #
@@ -35,10 +35,16 @@ else
   echo "no Deno: run bench/gpu/prepare.sh where Deno is installed, then copy bench/gpu/.cache along" >&2
   exit 1
 fi
-deno_flags=()
-if [[ -d "$cache/deno_dir" ]]; then
-  export DENO_DIR="$cache/deno_dir"
-  deno_flags=(--cached-only)
+# The scripts: prepared bundles (nothing to resolve), else the sources (needs Deno's cache or network).
+bench=(bench/gpu/bench.ts)
+report=(bench/gpu/report.ts)
+if [[ -f "$cache/bench.js" && -f "$cache/report.js" ]]; then
+  if [[ "$("$here/sources_hash.sh")" != "$(cat "$cache/sources.sha256" 2> /dev/null)" ]]; then
+    echo "bench/gpu/.cache holds bundles of other sources: rerun bench/gpu/prepare.sh" >&2
+    exit 1
+  fi
+  bench=(--no-config "$cache/bench.js")
+  report=(--no-config "$cache/report.js")
 fi
 
 # The Vulkan loader: the system's, else the prepared Debian package unpacked here.
@@ -69,8 +75,7 @@ command -v nvidia-smi > /dev/null && nvidia-smi --query-gpu=name,driver_version,
 
 echo "== WebGPU (WGSL) ==" >&2
 status=0
-timeout 420 "$deno" run "${deno_flags[@]}" --allow-read --allow-env bench/gpu/bench.ts "${smoke[@]}" \
-  > "$work/webgpu.json" || status=$?
+timeout 420 "$deno" run --allow-read --allow-env "${bench[@]}" "${smoke[@]}" > "$work/webgpu.json" || status=$?
 micro=$(grep -o '"micro_batch":[0-9]*' "$work/webgpu.json" | tail -1 | cut -d: -f2 || true)
 
 echo "== PyTorch ==" >&2
@@ -79,8 +84,8 @@ timeout 240 "$python" bench/gpu/torch_baseline.py "${smoke[@]}" --micro-batch "$
   > "$work/torch.json" || echo "{\"backend\": \"torch\", \"error\": \"exit $?\"}" >> "$work/torch.json"
 
 echo "== Result ==" >&2
-"$deno" run "${deno_flags[@]}" --allow-read bench/gpu/report.ts "$work/webgpu.json" "$work/torch.json" \
-  > "$work/RESULTS-section.md" || status=$?
+"$deno" run --allow-read "${report[@]}" "$work/webgpu.json" "$work/torch.json" > "$work/RESULTS-section.md" \
+  || status=$?
 cat "$work/RESULTS-section.md"
 if [[ -n "$out" ]]; then
   mkdir -p "$out"

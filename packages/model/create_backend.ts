@@ -38,8 +38,10 @@ export async function createBackend(name: string): Promise<Backend> {
       const { WasmBackend } = await import("./wasm_backend.ts");
       return new WasmBackend();
     }
-    case "webgpu":
-      throw new UserError("--backend webgpu: not available yet (use wasm)");
+    case "webgpu": {
+      const { createWebGpuBackend } = await import("./webgpu_backend.ts");
+      return await createWebGpuBackend();
+    }
     default:
       throw new UserError(`unknown backend "${name}" (expected ${BACKEND_NAMES.join(", ")})`);
   }

@@ -91,6 +91,18 @@ export async function createWebGpuBackend(options: WebGpuBackendOptions = {}): P
 
 /**
  * {@link Backend} on WebGPU. Create it with {@link createWebGpuBackend}.
+ *
+ * @example
+ * ```ts
+ * import { createWebGpuBackend } from "@tinyllama-ts/model";
+ * const be = await createWebGpuBackend();
+ * const [a, b] = be.allocGroup([3, 3]);
+ * be.write(a, new Float32Array([1, 2, 3]));
+ * be.write(b, new Float32Array([4, 5, 6]));
+ * be.add(a, a, b, 3);
+ * console.log(await be.read(a)); // [5, 7, 9]
+ * be.destroy();
+ * ```
  */
 export class WebGpuBackend implements Backend {
   readonly name = "webgpu";
@@ -107,11 +119,6 @@ export class WebGpuBackend implements Backend {
     this.#queue = queue;
     this.#mem = memory;
     this.adapterName = adapterName;
-  }
-
-  /** The device (for the benchmark's timestamp queries). */
-  get device(): GPUDevice {
-    return this.#queue.device;
   }
 
   /** Dispatches, submissions and pipelines so far (tests and the benchmark report them). */
@@ -478,7 +485,8 @@ export class WebGpuBackend implements Backend {
       this.#queue.dispatch(
         KERNELS.attentionForward,
         c,
-        [w.q(o), w.stat(l), w.q(qs), w.kv(ks), w.kv(vs)],
+        // Slot 6 (dout in the backward passes) is declared by the shared reader; the forward binds q there.
+        [w.q(o), w.stat(l), w.q(qs), w.kv(ks), w.kv(vs), w.q(qs)],
         attentionU32s(s),
         [1 / Math.sqrt(s.headDim)],
         [Math.ceil(s.tq / c.BLK), s.nHead, bl],

@@ -350,6 +350,24 @@ gpuTest("webgpu: AdamW over groups (merged runs and odd sizes), decay mask, two 
   });
 });
 
+gpuTest("webgpu: the capped device really cuts large tensors into several windows", async (g) => {
+  const n = 130, k = 70, m = 257;
+  const dispatches = async (be: WebGpuBackend) => {
+    const [x, w, out] = [n * k, m * k, n * m].map((size) => be.alloc(size));
+    await be.read(out);
+    const before = be.counters.dispatches;
+    be.matmulForward(out, x, w, n, k, m);
+    be.zero(out);
+    await be.read(out, 0, 1);
+    for (const t of [x, w, out]) be.free(t);
+    return be.counters.dispatches - before;
+  };
+  assert.equal(await dispatches(g.gpu), 2);
+  // out (33410 elements) and w (17990) exceed 4088-element windows: matmul blocks of ≤ 15 output rows
+  // and ≤ 58 columns of w; zero in 9 windows.
+  assert.ok((await dispatches(g.windowed)) >= 9 + 9 * 5, "the windowed device did not split");
+});
+
 gpuTest("webgpu: ops queue into one submission; pipelines are created once", async ({ gpu }) => {
   const x = gpu.alloc(64), w = gpu.alloc(64), out = gpu.alloc(64);
   gpu.write(x, rng.floats(64));

@@ -118,7 +118,12 @@ async function trajectory(be: WebGpuBackend, micro: number): Promise<number[]> {
     const grads = model.grads;
     const opt = new Optimizer(
       be,
-      model.names.map((name, i) => ({ name, shape: model.shapes[i], param: model.params[i], grad: grads[i] })),
+      model.names.map((name, i) => ({
+        name,
+        shape: model.shapes[i],
+        param: model.params[i],
+        grad: grads[i],
+      })),
       { beta1: hp.beta1, beta2: hp.beta2, eps: hp.eps, weightDecay: hp.weight_decay, gradClip: hp.grad_clip },
     );
     const schedule = { lr: hp.lr, minLr: hp.min_lr, warmupSteps: hp.warmup_steps, maxSteps: hp.max_steps };
@@ -144,7 +149,12 @@ async function trajectory(be: WebGpuBackend, micro: number): Promise<number[]> {
   return losses;
 }
 
-for (const [caseName, c] of Object.entries(fx.cases) as [string, { micro_batch_size: number; losses: number[] }][]) {
+for (
+  const [caseName, c] of Object.entries(fx.cases) as [
+    string,
+    { micro_batch_size: number; losses: number[] },
+  ][]
+) {
   gpuTest(`model webgpu: 10 training steps follow PyTorch's losses within 3e-4 (${caseName})`, async (be) => {
     const losses = await trajectory(be, c.micro_batch_size);
     const maxDiff = Math.max(...losses.map((l, i) => Math.abs(l - c.losses[i])));

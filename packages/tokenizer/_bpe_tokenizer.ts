@@ -11,7 +11,9 @@
  * @module
  */
 
+import { ChunkCache, HASH_MUL, HASH_SEED } from "./_chunk_cache.ts";
 import { PairTable } from "./_pair_table.ts";
+import { PieceIndex } from "./_piece_index.ts";
 import { decodeUtf8Lenient, pushUtf8 } from "./_utf8.ts";
 import { PieceKind, type Tokenizer } from "./tokenizer.ts";
 
@@ -99,13 +101,13 @@ export class BpeTokenizer implements Tokenizer {
   readonly #byteIds = new Int32Array(256).fill(-1);
   // Byte value of each byte piece, or -1.
   readonly #byteOf: Int16Array;
-  readonly #userDefined: string[] = [];
+  // Ids of the user-defined pieces, longest first (matched before anything else).
+  readonly #userDefined: number[] = [];
   readonly #hasUnused: boolean;
   readonly #chunked: boolean;
   readonly #space: string;
   readonly #spaceCode: number;
-  #cache = new Map<string, number | number[]>();
-  readonly #cacheLimit: number;
+  readonly #cache: ChunkCache;
 
   // Scratch buffers, grown on demand.
   #sym = new Int32Array(256);
@@ -135,7 +137,7 @@ export class BpeTokenizer implements Tokenizer {
     this.eosId = spec.eosId;
     this.unkId = spec.unkId;
     this.#kinds = spec.kinds;
-    this.#cacheLimit = opts.cacheLimit ?? 1 << 17;
+    this.#cache = new ChunkCache(opts.cacheLimit ?? 1 << 17);
     this.#space = spec.escapeWhitespaces ? SPACE_SYMBOL : " ";
     this.#spaceCode = this.#space.charCodeAt(0);
     this.#byteOf = new Int16Array(n).fill(-1);
@@ -153,13 +155,13 @@ export class BpeTokenizer implements Tokenizer {
           if (this.#byteIds[b] < 0) this.#byteIds[b] = id;
         }
       }
-      if (k === PieceKind.USER_DEFINED && p.length > 0) this.#userDefined.push(p);
+      if (k === PieceKind.USER_DEFINED && p.length > 0) this.#userDefined.push(id);
     }
     this.#hasUnused = spec.kinds.includes(PieceKind.UNUSED);
-    this.#userDefined.sort((a, b) => b.length - a.length);
+    this.#userDefined.sort((a, b) => spec.pieces[b].length - spec.pieces[a].length);
 
     for (let c = 0; c < 0x10000; c++) this.#bmp[c] = -(c + 1);
-    this.#pairs = spec.mode === "scores" ? this.#buildScorePairs(index) : this.#buildMergePairs(index);
+    this.#pairs = spec.mode === "scores" ? this.#buildScorePairs() : this.#buildMergePairs(index);
 
     // Chunking is exact when no merge result has the space symbol after another character and no
     // piece is kept whole or split back (those act on the whole text).
@@ -206,16 +208,20 @@ export class BpeTokenizer implements Tokenizer {
       if (this.bosId < 0) throw new Error("this tokenizer has no BOS piece");
       out.push(this.bosId);
     }
-    const norm = this.#normalize(text);
-    if (norm.length > 0) {
-      if (this.#spec.splitAtEverySpace) {
+    if (this.#chunked) {
+      this.#encodeChunked(text, out);
+    } else {
+      const norm = this.#normalize(text);
+      if (norm.length === 0) {
+        // nothing to encode
+      } else if (this.#spec.splitAtEverySpace) {
         this.#encodeSplitAtEverySpace(norm, out);
-      } else if (this.#chunked) {
-        this.#encodeChunks(norm, out);
       } else {
         this.#encodeRange(norm, 0, norm.length, out);
       }
     }
+    // Consecutive <unk> fuse into one across chunks too (within a chunk #emit already fuses).
+    if (this.#spec.fuseUnk && !this.#spec.byteFallback) fuseRuns(out, this.unkId);
     if (opts.eos) {
       if (this.eosId < 0) throw new Error("this tokenizer has no EOS piece");
       out.push(this.eosId);
@@ -276,7 +282,9 @@ export class BpeTokenizer implements Tokenizer {
       if (t.length === 0) return "";
     }
     if (spec.escapeWhitespaces) t = t.replaceAll(" ", SPACE_SYMBOL);
-    if (spec.addDummyPrefix && !(spec.dummyPrefixUnlessSpace && t.startsWith(this.#space))) t = this.#space + t;
+    if (spec.addDummyPrefix && !(spec.dummyPrefixUnlessSpace && t.startsWith(this.#space))) {
+      t = this.#space + t;
+    }
     if (spec.removeExtraWhitespaces) {
       let end = t.length;
       while (end > 0 && t.charCodeAt(end - 1) === this.#spaceCode) end--;
@@ -285,61 +293,92 @@ export class BpeTokenizer implements Tokenizer {
     return t;
   }
 
-  #encodeChunks(norm: string, out: number[]): void {
-    const space = this.#space;
-    const spaceCode = this.#spaceCode;
-    let start = 0;
-    let p = norm.indexOf(space, 1);
-    while (p !== -1) {
-      if (norm.charCodeAt(p - 1) !== spaceCode) {
-        this.#encodeChunk(norm, start, p, out);
-        start = p;
+  // The fast path, on the raw text: one pass finds the chunks (a run of spaces and what follows it
+  // up to the next space; with splitAtEverySpace, each space starts a chunk) and hashes them for the
+  // cache; spaces become ▁ only in chunks that miss. The dummy prefix is virtual: it joins the first
+  // chunk, which is looked up by a string of its own.
+  #encodeChunked(text: string, out: number[]): void {
+    const spec = this.#spec;
+    const escape = spec.escapeWhitespaces;
+    let t = text;
+    if (spec.removeExtraWhitespaces) {
+      t = t.replace(/^ +/, "").replace(/ {2,}/g, " ");
+      let end = t.length;
+      while (end > 0 && (t.charCodeAt(end - 1) === 0x20 || (escape && t.charCodeAt(end - 1) === 0x2581))) {
+        end--;
       }
-      p = norm.indexOf(space, p + 1);
+      t = t.slice(0, end);
     }
-    this.#encodeChunk(norm, start, norm.length, out);
+    const n = t.length;
+    if (n === 0) return;
+    const c0 = t.charCodeAt(0);
+    const startsWithSpace = c0 === 0x20 || (escape && c0 === 0x2581);
+    let prefix = spec.addDummyPrefix && !(spec.dummyPrefixUnlessSpace && startsWithSpace);
+    const split = spec.splitAtEverySpace;
+    if (prefix && split && startsWithSpace) {
+      // The prefix is a word of its own.
+      this.#encodeKey(" ", out);
+      prefix = false;
+    }
+    const cache = this.#cache;
+    let start = 0;
+    let h = HASH_SEED;
+    let prevSpace = prefix;
+    for (let i = 0; i < n; i++) {
+      const c = t.charCodeAt(i);
+      const space = c === 0x20 || (escape && c === 0x2581);
+      if (space && i > start && (split || !prevSpace)) {
+        if (prefix) {
+          this.#encodeKey(" " + t.slice(start, i), out);
+          prefix = false;
+        } else if (i - start > MAX_CACHED_CHUNK || !cache.emit(t, start, i, h, out)) {
+          this.#encodeMiss(t, start, i, h, out);
+        }
+        start = i;
+        h = HASH_SEED;
+      }
+      h = Math.imul(h ^ c, HASH_MUL);
+      prevSpace = space;
+    }
+    if (prefix) this.#encodeKey(" " + t.slice(start, n), out);
+    else if (n - start > MAX_CACHED_CHUNK || !cache.emit(t, start, n, h, out)) {
+      this.#encodeMiss(t, start, n, h, out);
+    }
   }
 
-  // Hugging Face Metaspace with split: every ▁ starts a word, and words encode separately.
+  // A chunk given as its own string (spaces not yet escaped), through the cache.
+  #encodeKey(key: string, out: number[]): void {
+    let h = HASH_SEED;
+    for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), HASH_MUL);
+    if (key.length > MAX_CACHED_CHUNK || !this.#cache.emit(key, 0, key.length, h, out)) {
+      this.#encodeMiss(key, 0, key.length, h, out);
+    }
+  }
+
+  // Encodes raw[start, end) by BPE and caches the result if the chunk is short enough.
+  #encodeMiss(raw: string, start: number, end: number, hash: number, out: number[]): void {
+    const chunk = raw.slice(start, end);
+    const norm = this.#spec.escapeWhitespaces ? chunk.replaceAll(" ", SPACE_SYMBOL) : chunk;
+    if (end - start > MAX_CACHED_CHUNK) {
+      this.#encodeRange(norm, 0, norm.length, out);
+      return;
+    }
+    const ids: number[] = [];
+    this.#encodeRange(norm, 0, norm.length, ids);
+    this.#cache.set(hash, chunk, ids);
+    for (let i = 0; i < ids.length; i++) out.push(ids[i]);
+  }
+
+  // Hugging Face Metaspace with split, without the fast path: every ▁ starts a word.
   #encodeSplitAtEverySpace(norm: string, out: number[]): void {
     let start = 0;
     let p = norm.indexOf(this.#space, 1);
     while (p !== -1) {
-      if (this.#chunked) this.#encodeChunk(norm, start, p, out);
-      else this.#encodeRange(norm, start, p, out);
+      this.#encodeRange(norm, start, p, out);
       start = p;
       p = norm.indexOf(this.#space, p + 1);
     }
-    if (this.#chunked) this.#encodeChunk(norm, start, norm.length, out);
-    else this.#encodeRange(norm, start, norm.length, out);
-  }
-
-  #encodeChunk(norm: string, start: number, end: number, out: number[]): void {
-    if (end - start > MAX_CACHED_CHUNK) {
-      this.#encodeRange(norm, start, end, out);
-      return;
-    }
-    const key = norm.slice(start, end);
-    const hit = this.#cache.get(key);
-    if (hit !== undefined) {
-      if (typeof hit === "number") {
-        if (hit !== this.unkId || !this.#spec.fuseUnk || out[out.length - 1] !== hit) out.push(hit);
-      } else {
-        for (let i = 0; i < hit.length; i++) {
-          const id = hit[i];
-          if (id !== this.unkId || !this.#spec.fuseUnk || out[out.length - 1] !== id) out.push(id);
-        }
-      }
-      return;
-    }
-    const ids: number[] = [];
-    this.#encodeRange(key, 0, key.length, ids);
-    if (this.#cache.size >= this.#cacheLimit) this.#cache = new Map();
-    this.#cache.set(key, ids.length === 1 ? ids[0] : ids);
-    for (let i = 0; i < ids.length; i++) {
-      const id = ids[i];
-      if (id !== this.unkId || !this.#spec.fuseUnk || out[out.length - 1] !== id) out.push(id);
-    }
+    this.#encodeRange(norm, start, norm.length, out);
   }
 
   // Encodes norm[start, end) with no shortcut and appends the ids to out.
@@ -410,14 +449,11 @@ export class BpeTokenizer implements Tokenizer {
   }
 
   #matchUserDefined(norm: string, i: number, end: number): number {
-    for (const u of this.#userDefined) {
-      if (u.length <= end - i && norm.startsWith(u, i)) return this.#indexOfPiece(u);
+    for (const id of this.#userDefined) {
+      const u = this.#spec.pieces[id];
+      if (u.length <= end - i && norm.startsWith(u, i)) return id;
     }
     return -1;
-  }
-
-  #indexOfPiece(p: string): number {
-    return this.#spec.pieces.indexOf(p);
   }
 
   // Linear-scan BPE for short symbol runs; returns the final count, symbols left in #sym.
@@ -470,7 +506,9 @@ export class BpeTokenizer implements Tokenizer {
       const slot = pairs.find(sym[pos], sym[right]);
       if (slot < 0) return;
       const m = pairs.merged(slot);
-      if (this.#hasUnused && this.#kinds[m] === PieceKind.UNUSED) this.#revMerge.set(m, [sym[pos], sym[right]]);
+      if (this.#hasUnused && this.#kinds[m] === PieceKind.UNUSED) {
+        this.#revMerge.set(m, [sym[pos], sym[right]]);
+      }
       heapSize = this.#heapPush(heapSize, pairs.rank(slot) * TWO_POW_32 + pos);
     };
     for (let i = 0; i < n; i++) {
@@ -595,7 +633,7 @@ export class BpeTokenizer implements Tokenizer {
 
   // SentencePiece: a pair merges when its concatenation is a piece. Operands are normal or unused
   // pieces, or single characters (pieces or not); results may also be user-defined pieces.
-  #buildScorePairs(index: Map<string, number>): PairTable {
+  #buildScorePairs(): PairTable {
     const spec = this.#spec;
     const scores = spec.scores!;
     const kinds = spec.kinds;
@@ -619,9 +657,11 @@ export class BpeTokenizer implements Tokenizer {
       if (cp === undefined || p.length !== (cp > 0xffff ? 2 : 1) || isResult(kinds[id])) continue;
       if (this.#charSymbol(cp) < 0) this.#setCharSymbol(cp, this.#newExtChar(cp, id));
     }
-    const symbolOf = (s: string): number => {
-      const cp = s.codePointAt(0)!;
-      if (s.length === (cp > 0xffff ? 2 : 1)) {
+    // Multi-character operands are found by range, without cutting substrings.
+    const operands = new PieceIndex(spec.pieces, (id) => isOperand(kinds[id]) && spec.pieces[id].length > 1);
+    const symbolOf = (p: string, start: number, end: number): number => {
+      const cp = p.codePointAt(start)!;
+      if (end - start === (cp > 0xffff ? 2 : 1)) {
         let id = this.#charSymbol(cp);
         if (id < 0) {
           id = this.#newExtChar(cp, -1);
@@ -629,32 +669,35 @@ export class BpeTokenizer implements Tokenizer {
         }
         return id >= n || isOperand(kinds[id]) ? id : -1;
       }
-      const id = index.get(s);
-      return id !== undefined && isOperand(kinds[id]) ? id : -1;
+      return operands.find(p, start, end);
     };
 
     // Dense ranks: best score first, equal scores share a rank (ties go to the leftmost pair).
     const resultIds: number[] = [];
-    for (let id = 0; id < n; id++) if (isResult(kinds[id]) && [...spec.pieces[id]].length >= 2) resultIds.push(id);
+    let splitCount = 0;
+    for (let id = 0; id < n; id++) {
+      const p = spec.pieces[id];
+      if (!isResult(kinds[id]) || p.length < 2 || (p.length === 2 && p.codePointAt(0)! > 0xffff)) continue;
+      resultIds.push(id);
+      splitCount += p.length - 1;
+    }
     const distinct = [...new Set(resultIds.map((id) => scores[id]))].sort((a, b) => b - a);
     const rankOfScore = new Map(distinct.map((s, r) => [s, r]));
 
-    const splits: [number, number, number, number][] = [];
+    const table = new PairTable(splitCount);
     for (const id of resultIds) {
       const p = spec.pieces[id];
       const rank = rankOfScore.get(scores[id])!;
       for (let k = 1; k < p.length; k++) {
         const c = p.charCodeAt(k);
         if (c >= 0xdc00 && c <= 0xdfff) continue; // inside a surrogate pair
-        const left = symbolOf(p.slice(0, k));
+        const left = symbolOf(p, 0, k);
         if (left < 0) continue;
-        const right = symbolOf(p.slice(k));
+        const right = symbolOf(p, k, p.length);
         if (right < 0) continue;
-        splits.push([left, right, id, rank]);
+        table.set(left, right, id, rank);
       }
     }
-    const table = new PairTable(splits.length);
-    for (const [l, r, m, k] of splits) table.set(l, r, m, k);
     return table;
   }
 
@@ -687,4 +730,14 @@ export class BpeTokenizer implements Tokenizer {
     }
     return table;
   }
+}
+
+// Collapses each run of `id` in `ids` to one, in place.
+function fuseRuns(ids: number[], id: number): void {
+  let w = 0;
+  for (let r = 0; r < ids.length; r++) {
+    if (ids[r] === id && w > 0 && ids[w - 1] === id) continue;
+    ids[w++] = ids[r];
+  }
+  ids.length = w;
 }

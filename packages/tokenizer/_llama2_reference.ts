@@ -69,7 +69,12 @@ export function llama2ModelProto(): ModelProto {
       eosPiece: "</s>",
       padPiece: "<pad>",
     },
-    normalizerSpec: { name: "identity", addDummyPrefix: true, removeExtraWhitespaces: false, escapeWhitespaces: true },
+    normalizerSpec: {
+      name: "identity",
+      addDummyPrefix: true,
+      removeExtraWhitespaces: false,
+      escapeWhitespaces: true,
+    },
   };
 }
 
@@ -110,9 +115,12 @@ export function llama2TokenizerJson(layout: "legacy" | "metaspace" | "metaspace-
         ],
       }
       : null,
-    pre_tokenizer: legacy
-      ? null
-      : { type: "Metaspace", replacement: "\u2581", prepend_scheme: "first", split: layout === "metaspace-split" },
+    pre_tokenizer: legacy ? null : {
+      type: "Metaspace",
+      replacement: "\u2581",
+      prepend_scheme: "first",
+      split: layout === "metaspace-split",
+    },
     post_processor: null,
     decoder: null,
     model: {

@@ -55,7 +55,10 @@ export class ProtoReader {
     this.field = key >>> 3;
     this.wire = key & 7;
     if (this.field === 0) throw new ProtobufError(`field number 0 at byte ${at}`);
-    if (this.wire !== WIRE_VARINT && this.wire !== WIRE_FIXED64 && this.wire !== WIRE_LEN && this.wire !== WIRE_FIXED32) {
+    if (
+      this.wire !== WIRE_VARINT && this.wire !== WIRE_FIXED64 && this.wire !== WIRE_LEN &&
+      this.wire !== WIRE_FIXED32
+    ) {
       throw new ProtobufError(`unsupported wire type ${this.wire} at byte ${at}`);
     }
     return true;

@@ -21,7 +21,8 @@ import { runMain, UserError } from "@tinyllama-ts/cli";
 import { loadTokenizer } from "./load.ts";
 import type { Tokenizer } from "./tokenizer.ts";
 
-const USAGE = "usage: deno task tokenize --tokenizer PATH (--jsonl FILE | --text STRING) [--bos] [--eos] [--decode]";
+const USAGE =
+  "usage: deno task tokenize --tokenizer PATH (--jsonl FILE | --text STRING) [--bos] [--eos] [--decode]";
 
 /** Runs the command with `args` (the part after the task name). */
 export async function tokenizeMain(args: string[]): Promise<void> {
@@ -47,7 +48,9 @@ export async function tokenizeMain(args: string[]): Promise<void> {
   if ((values.jsonl === undefined) === (values.text === undefined)) {
     throw new UserError(`give exactly one of --jsonl and --text (${USAGE})`);
   }
-  if (values.decode && (values.bos || values.eos)) throw new UserError("--bos and --eos only apply when encoding");
+  if (values.decode && (values.bos || values.eos)) {
+    throw new UserError("--bos and --eos only apply when encoding");
+  }
   const tok = await loadTokenizer(values.tokenizer);
   const out = new StdoutBuffer();
   try {
@@ -75,7 +78,7 @@ export async function tokenizeMain(args: string[]): Promise<void> {
         }
       }
     }
-    await out.flush();
+    out.flush();
   } catch (e) {
     // A reader that stopped early (`| head`) is not an error.
     if (e instanceof Deno.errors.BrokenPipe) return;
@@ -111,7 +114,9 @@ async function* readLines(path: string): AsyncGenerator<[string, number]> {
     stream = Deno.stdin.readable;
   } else {
     try {
-      if ((await Deno.stat(path)).isDirectory) throw new UserError(`${path}: is a directory, not a JSONL file`);
+      if ((await Deno.stat(path)).isDirectory) {
+        throw new UserError(`${path}: is a directory, not a JSONL file`);
+      }
       file = await Deno.open(path);
     } catch (e) {
       if (e instanceof UserError) throw e;
@@ -148,18 +153,14 @@ class StdoutBuffer {
   write(s: string): void {
     this.#parts.push(s);
     this.#size += s.length;
-    if (this.#size >= 1 << 16) this.#flushSync();
+    if (this.#size >= 1 << 16) this.flush();
   }
-  #flushSync(): void {
+  flush(): void {
     const bytes = this.#encoder.encode(this.#parts.join(""));
     this.#parts = [];
     this.#size = 0;
     let off = 0;
     while (off < bytes.length) off += Deno.stdout.writeSync(bytes.subarray(off));
-  }
-  flush(): Promise<void> {
-    this.#flushSync();
-    return Promise.resolve();
   }
 }
 

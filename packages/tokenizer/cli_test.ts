@@ -70,10 +70,19 @@ Deno.test("tokenize accepts a directory holding a tokenizer and a tokenizer.json
   assert.equal(r.stdout, JSON.stringify(tiny.encode("abc")) + "\n");
   await Deno.remove(`${dir}/tokenizer.model`);
   const json = {
-    model: { type: "BPE", vocab: { "<unk>": 0, "\u2581": 1, "a": 2, "\u2581a": 3 }, merges: ["\u2581 a"], unk_token: "<unk>" },
+    model: {
+      type: "BPE",
+      vocab: { "<unk>": 0, "\u2581": 1, "a": 2, "\u2581a": 3 },
+      merges: ["\u2581 a"],
+      unk_token: "<unk>",
+    },
     normalizer: {
       type: "Sequence",
-      normalizers: [{ type: "Prepend", prepend: "\u2581" }, { type: "Replace", pattern: { String: " " }, content: "\u2581" }],
+      normalizers: [{ type: "Prepend", prepend: "\u2581" }, {
+        type: "Replace",
+        pattern: { String: " " },
+        content: "\u2581",
+      }],
     },
   };
   await Deno.writeTextFile(`${dir}/tokenizer.json`, JSON.stringify(json));
@@ -87,38 +96,88 @@ Deno.test("tokenize refuses bad input with one line naming the file and the prob
   await Deno.writeTextFile(`${dir}/notes.txt`, "just some text\n");
   const model = await Deno.readFile(TINY);
   await Deno.writeFile(`${dir}/cut.model`, model.subarray(0, 1000));
-  await Deno.writeTextFile(`${dir}/wordpiece.json`, JSON.stringify({ model: { type: "WordPiece", vocab: {} } }));
+  await Deno.writeTextFile(
+    `${dir}/wordpiece.json`,
+    JSON.stringify({ model: { type: "WordPiece", vocab: {} } }),
+  );
   await Deno.writeTextFile(`${dir}/unigram.json`, JSON.stringify({ model: { type: "Unigram", vocab: [] } }));
   await Deno.writeTextFile(`${dir}/broken.json`, "{ not json");
   await Deno.writeTextFile(`${dir}/bad.jsonl`, '{"text": "ok"}\n{"text": 3}\n');
   await Deno.writeTextFile(`${dir}/worse.jsonl`, '{"text": "ok"}\n\nnot json\n');
   await Deno.mkdir(`${dir}/empty`);
   const t = ["--text", "x"];
-  await assertRefused(tokenize(["--tokenizer", `${dir}/missing.model`, ...t]), /missing\.model: no such file/);
+  await assertRefused(
+    tokenize(["--tokenizer", `${dir}/missing.model`, ...t]),
+    /missing\.model: no such file/,
+  );
   await assertRefused(tokenize(["--tokenizer", `${dir}/empty`, ...t]), /empty: directory holds neither/);
-  await assertRefused(tokenize(["--tokenizer", `${dir}/notes.txt`, ...t]), /notes\.txt: not a SentencePiece model/);
-  await assertRefused(tokenize(["--tokenizer", `${dir}/cut.model`, ...t]), /cut\.model: not a SentencePiece model \(truncated/);
-  await assertRefused(tokenize(["--tokenizer", `${dir}/wordpiece.json`, ...t]), /wordpiece\.json: a WordPiece tokenizer; only BPE/);
-  await assertRefused(tokenize(["--tokenizer", `${dir}/unigram.json`, ...t]), /unigram\.json: a Unigram tokenizer; only BPE/);
+  await assertRefused(
+    tokenize(["--tokenizer", `${dir}/notes.txt`, ...t]),
+    /notes\.txt: not a SentencePiece model/,
+  );
+  await assertRefused(
+    tokenize(["--tokenizer", `${dir}/cut.model`, ...t]),
+    /cut\.model: not a SentencePiece model \(truncated/,
+  );
+  await assertRefused(
+    tokenize(["--tokenizer", `${dir}/wordpiece.json`, ...t]),
+    /wordpiece\.json: a WordPiece tokenizer; only BPE/,
+  );
+  await assertRefused(
+    tokenize(["--tokenizer", `${dir}/unigram.json`, ...t]),
+    /unigram\.json: a Unigram tokenizer; only BPE/,
+  );
   await assertRefused(tokenize(["--tokenizer", `${dir}/broken.json`, ...t]), /broken\.json: not valid JSON/);
-  await assertRefused(tokenize(["--tokenizer", TINY, "--jsonl", `${dir}/bad.jsonl`]), /bad\.jsonl:2: no string field "text"/);
-  await assertRefused(tokenize(["--tokenizer", TINY, "--jsonl", `${dir}/worse.jsonl`]), /worse\.jsonl:3: invalid JSON/);
-  await assertRefused(tokenize(["--tokenizer", TINY, "--jsonl", `${dir}/nope.jsonl`]), /nope\.jsonl: no such file/);
-  await assertRefused(tokenize(["--tokenizer", TINY, "--decode", "--text", "[1, 99999]"]), /99999 is not a token id \(0\.\.511\)/);
-  await assertRefused(tokenize(["--tokenizer", TINY, "--decode", "--text", "hello"]), /--text: with --decode, give a JSON array/);
+  await assertRefused(
+    tokenize(["--tokenizer", TINY, "--jsonl", `${dir}/bad.jsonl`]),
+    /bad\.jsonl:2: no string field "text"/,
+  );
+  await assertRefused(
+    tokenize(["--tokenizer", TINY, "--jsonl", `${dir}/worse.jsonl`]),
+    /worse\.jsonl:3: invalid JSON/,
+  );
+  await assertRefused(
+    tokenize(["--tokenizer", TINY, "--jsonl", `${dir}/nope.jsonl`]),
+    /nope\.jsonl: no such file/,
+  );
+  await assertRefused(
+    tokenize(["--tokenizer", TINY, "--decode", "--text", "[1, 99999]"]),
+    /99999 is not a token id \(0\.\.511\)/,
+  );
+  await assertRefused(
+    tokenize(["--tokenizer", TINY, "--decode", "--text", "hello"]),
+    /--text: with --decode, give a JSON array/,
+  );
   await assertRefused(tokenize(["--tokenizer", TINY]), /exactly one of --jsonl and --text/);
   await assertRefused(tokenize(["--tokenizer", TINY, "--text", "a", "--jsonl", "b"]), /exactly one of/);
   await assertRefused(tokenize(["--text", "a"]), /--tokenizer is required/);
-  await assertRefused(tokenize(["--tokenizer", TINY, "--text", "a", "--frobnicate"]), /Unknown option '--frobnicate'/);
+  await assertRefused(
+    tokenize(["--tokenizer", TINY, "--text", "a", "--frobnicate"]),
+    /Unknown option '--frobnicate'/,
+  );
   await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("tokenize:train writes a tokenizer.model that loads; bad input leaves no file behind", async () => {
   const dir = await Deno.makeTempDir();
-  const lines = Array.from({ length: 300 }, (_, i) => `line ${i}: the quick brown fox jumps over the lazy dog ${i % 7}`);
+  const lines = Array.from(
+    { length: 300 },
+    (_, i) => `line ${i}: the quick brown fox jumps over the lazy dog ${i % 7}`,
+  );
   await Deno.writeTextFile(`${dir}/a.txt`, lines.slice(0, 150).join("\n"));
-  await Deno.writeTextFile(`${dir}/b.jsonl`, lines.slice(150).map((text) => JSON.stringify({ text })).join("\n"));
-  const r = await train(["--input", `${dir}/a.txt`, `${dir}/b.jsonl`, "--vocab-size", "300", "--out", `${dir}/tok`]);
+  await Deno.writeTextFile(
+    `${dir}/b.jsonl`,
+    lines.slice(150).map((text) => JSON.stringify({ text })).join("\n"),
+  );
+  const r = await train([
+    "--input",
+    `${dir}/a.txt`,
+    `${dir}/b.jsonl`,
+    "--vocab-size",
+    "300",
+    "--out",
+    `${dir}/tok`,
+  ]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^wrote .*tok\/tokenizer\.model: 300 pieces from \d+ bytes of text in [\d.]+s\n$/);
   const tok = await loadTokenizer(`${dir}/tok`);
@@ -126,14 +185,26 @@ Deno.test("tokenize:train writes a tokenizer.model that loads; bad input leaves 
   assert.equal(tok.decode(tok.encode(lines[3])), lines[3]);
 
   const out = `${dir}/out2`;
-  await assertRefused(train(["--input", `${dir}/a.txt`, "--vocab-size", "99999", "--out", out]), /too large for this corpus/);
-  await assertRefused(train(["--input", `${dir}/a.txt`, "--vocab-size", "abc", "--out", out]), /--vocab-size must be an integer, got "abc"/);
-  await assertRefused(train(["--input", `${dir}/zzz.txt`, "--vocab-size", "300", "--out", out]), /zzz\.txt: no such file/);
+  await assertRefused(
+    train(["--input", `${dir}/a.txt`, "--vocab-size", "99999", "--out", out]),
+    /too large for this corpus/,
+  );
+  await assertRefused(
+    train(["--input", `${dir}/a.txt`, "--vocab-size", "abc", "--out", out]),
+    /--vocab-size must be an integer, got "abc"/,
+  );
+  await assertRefused(
+    train(["--input", `${dir}/zzz.txt`, "--vocab-size", "300", "--out", out]),
+    /zzz\.txt: no such file/,
+  );
   await assertRefused(train(["--input", dir, "--vocab-size", "300", "--out", out]), /is a directory/);
   await assertRefused(train(["--vocab-size", "300", "--out", out]), /--input is required/);
   await assertRefused(train(["--input", `${dir}/a.txt`, "--vocab-size", "300"]), /--out is required/);
   await Deno.writeFile(`${dir}/bin.txt`, new Uint8Array([0x61, 0xff, 0xfe, 0x62]));
-  await assertRefused(train(["--input", `${dir}/bin.txt`, "--vocab-size", "300", "--out", out]), /bin\.txt: not valid UTF-8/);
+  await assertRefused(
+    train(["--input", `${dir}/bin.txt`, "--vocab-size", "300", "--out", out]),
+    /bin\.txt: not valid UTF-8/,
+  );
   await assert.rejects(Deno.stat(`${out}/tokenizer.model`), Deno.errors.NotFound);
   await Deno.remove(dir, { recursive: true });
 });
@@ -146,6 +217,9 @@ Deno.test("a model file that is valid protobuf but no BPE model is refused by th
     normalizerSpec: {},
   });
   await Deno.writeFile(`${dir}/tokenizer.model`, unigram);
-  await assertRefused(tokenize(["--tokenizer", dir, "--text", "a"]), /tokenizer\.model: UNIGRAM model; only BPE/);
+  await assertRefused(
+    tokenize(["--tokenizer", dir, "--text", "a"]),
+    /tokenizer\.model: UNIGRAM model; only BPE/,
+  );
   await Deno.remove(dir, { recursive: true });
 });

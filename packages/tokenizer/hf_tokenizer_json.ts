@@ -47,7 +47,9 @@ export function parseHfTokenizerJson(text: string, name = "tokenizer.json"): Tok
   } catch (e) {
     return fail(`not valid JSON (${(e as Error).message})`);
   }
-  if (!isObject(root) || !isObject(root.model)) return fail("not a Hugging Face tokenizer.json (no \"model\" object)");
+  if (!isObject(root) || !isObject(root.model)) {
+    return fail('not a Hugging Face tokenizer.json (no "model" object)');
+  }
   const model = root.model;
   const type = model.type ?? (model.merges !== undefined ? "BPE" : undefined);
   if (type !== "BPE") fail(`a ${String(type ?? "untyped")} tokenizer; only BPE models are supported`);
@@ -69,12 +71,20 @@ export function parseHfTokenizerJson(text: string, name = "tokenizer.json"): Tok
   }
   const special = new Set<number>();
   for (const t of Array.isArray(root.added_tokens) ? root.added_tokens : []) {
-    if (!isObject(t) || !Number.isInteger(t.id) || typeof t.content !== "string") fail("malformed added_tokens entry");
+    if (!isObject(t) || !Number.isInteger(t.id) || typeof t.content !== "string") {
+      fail("malformed added_tokens entry");
+    }
     const { id, content } = t as { id: number; content: string };
     if (byId[id] !== undefined && byId[id] !== content) {
-      fail(`added token ${JSON.stringify(content)} has id ${id}, which the vocab gives to ${JSON.stringify(byId[id])}`);
+      fail(
+        `added token ${JSON.stringify(content)} has id ${id}, which the vocab gives to ${
+          JSON.stringify(byId[id])
+        }`,
+      );
     }
-    if (t.special !== true) fail(`added token ${JSON.stringify(content)} is not special; such tokens are not supported`);
+    if (t.special !== true) {
+      fail(`added token ${JSON.stringify(content)} is not special; such tokens are not supported`);
+    }
     byId[id] = content;
     special.add(id);
   }
@@ -88,7 +98,9 @@ export function parseHfTokenizerJson(text: string, name = "tokenizer.json"): Tok
 
   const byteFallback = model.byte_fallback === true;
   const unkToken = model.unk_token;
-  if (typeof unkToken !== "string" || !index.has(unkToken)) fail("model.unk_token is missing or not in the vocab");
+  if (typeof unkToken !== "string" || !index.has(unkToken)) {
+    fail("model.unk_token is missing or not in the vocab");
+  }
   const unkId = index.get(unkToken as string)!;
   const kinds = new Uint8Array(n).fill(PieceKind.NORMAL);
   for (const id of special) kinds[id] = PieceKind.CONTROL;
@@ -108,8 +120,12 @@ export function parseHfTokenizerJson(text: string, name = "tokenizer.json"): Tok
     else parts = [];
     const a = typeof parts[0] === "string" ? index.get(parts[0]) : undefined;
     const b = typeof parts[1] === "string" ? index.get(parts[1]) : undefined;
-    if (parts.length !== 2 || a === undefined || b === undefined) fail(`merge ${r} ${JSON.stringify(m)} is not two vocab tokens`);
-    if (!index.has(pieces[a!] + pieces[b!])) fail(`merge ${r} ${JSON.stringify(m)} makes a token not in the vocab`);
+    if (parts.length !== 2 || a === undefined || b === undefined) {
+      fail(`merge ${r} ${JSON.stringify(m)} is not two vocab tokens`);
+    }
+    if (!index.has(pieces[a!] + pieces[b!])) {
+      fail(`merge ${r} ${JSON.stringify(m)} makes a token not in the vocab`);
+    }
     merges.push([a!, b!]);
   }
   if (merges.length >= 1 << 21) fail(`too many merges (${merges.length})`);
@@ -163,12 +179,18 @@ function readSpaceHandling(root: Json, fail: (msg: string) => never) {
       fail(`normalizer ${JSON.stringify(isObject(n) ? n.type : n)} is not supported`);
     }
   }
+  // The engine prepends the same symbol that spaces become; Prepend alone would need them to differ.
+  if (out.addDummyPrefix && !out.escapeWhitespaces) {
+    fail('a Prepend normalizer without Replace " " → "▁" is not supported');
+  }
   const pre = root.pre_tokenizer;
   if (pre !== null && pre !== undefined) {
     if (!isObject(pre) || pre.type !== "Metaspace") {
       return fail(`pre_tokenizer ${JSON.stringify(isObject(pre) ? pre.type : pre)} is not supported`);
     }
-    if (pre.replacement !== SPACE_SYMBOL) fail(`Metaspace replacement ${JSON.stringify(pre.replacement)} is not ▁`);
+    if (pre.replacement !== SPACE_SYMBOL) {
+      fail(`Metaspace replacement ${JSON.stringify(pre.replacement)} is not ▁`);
+    }
     out.escapeWhitespaces = true;
     const scheme = pre.prepend_scheme ?? (pre.add_prefix_space === false ? "never" : "always");
     if (scheme === "always" || scheme === "first") {

@@ -48,7 +48,7 @@ Deno.test("the fixture is as varied as the issue asks", () => {
   assert.ok(has(/\u200d/u) >= 50, "ZWJ sequences");
   assert.ok(has(/\p{Extended_Pictographic}/u) >= 200, "emoji");
   assert.ok(has(/ {4,}/) >= 100 && has(/\t/) >= 100 && has(/\r\n/) >= 50, "whitespace runs, tabs, CRLF");
-  assert.ok(has(/[\x00-\x08\x0e-\x1f\x7f]/) >= 100, "control characters");
+  assert.ok(has(/[\p{Cc}--[\t\n\r ]]/v) >= 100, "control characters");
   assert.ok(t.includes(""), "empty string");
   assert.ok(has(/[a-z]{500,}/) >= 20, "very long words");
   assert.ok(has(/<s>|<\/s>|<unk>/) >= 50, "special-piece spellings");
@@ -76,8 +76,9 @@ for (const layout of ["legacy", "metaspace", "metaspace-split"] as const) {
     const diff = cases.hf_diff[layout];
     const bad = checkAll(tok, (i) => i % stride === 0 ? (diff[String(i)] ?? cases.sp[i]) : undefined);
     assert.equal(bad.count, 0, `mismatches: ${bad}`);
-    if (layout === "legacy") assert.equal(Object.keys(diff).length, 0, "Llama 2's layout agrees with sentencepiece");
-    else assert.ok(Object.keys(diff).length > 100, "the later layouts do differ from sentencepiece");
+    if (layout === "legacy") {
+      assert.equal(Object.keys(diff).length, 0, "Llama 2's layout agrees with sentencepiece");
+    } else assert.ok(Object.keys(diff).length > 100, "the later layouts do differ from sentencepiece");
   });
 }
 

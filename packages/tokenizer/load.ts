@@ -44,7 +44,9 @@ export async function loadTokenizer(path: string): Promise<Tokenizer> {
  */
 export function parseTokenizerBytes(bytes: Uint8Array, name: string): Tokenizer {
   let i = 0;
-  while (i < bytes.length && (bytes[i] === 0x20 || bytes[i] === 0x0a || bytes[i] === 0x0d || bytes[i] === 0x09)) i++;
+  while (
+    i < bytes.length && (bytes[i] === 0x20 || bytes[i] === 0x0a || bytes[i] === 0x0d || bytes[i] === 0x09)
+  ) i++;
   if (i === bytes.length) throw new UserError(`${name}: empty file, not a tokenizer`);
   if (bytes[i] === 0x7b /* { */) {
     let text: string;

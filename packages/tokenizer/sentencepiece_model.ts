@@ -247,7 +247,9 @@ export function parseSentencePieceModel(bytes: Uint8Array, name = "tokenizer.mod
   const { model, present } = decoded;
   // Every file sentencepiece writes has both specs; a file cut at a field boundary parses but lacks them.
   if (model.pieces.length > 0 && !(present.has(2) && present.has(3))) {
-    throw new UserError(`${name}: truncated or not a SentencePiece model (no trainer_spec or normalizer_spec)`);
+    throw new UserError(
+      `${name}: truncated or not a SentencePiece model (no trainer_spec or normalizer_spec)`,
+    );
   }
   return tokenizerFromModelProto(model, name);
 }
@@ -271,7 +273,11 @@ export function tokenizerFromModelProto(model: ModelProto, name = "tokenizer.mod
   if (model.pieces.length === 0) fail("not a SentencePiece model (no pieces)");
   const modelType = ts.modelType ?? 1;
   if (modelType !== MODEL_TYPE_BPE) {
-    fail(`${MODEL_TYPE_NAMES[modelType] ?? `type ${modelType}`} model; only BPE SentencePiece models are supported`);
+    fail(
+      `${
+        MODEL_TYPE_NAMES[modelType] ?? `type ${modelType}`
+      } model; only BPE SentencePiece models are supported`,
+    );
   }
   if ((ns.precompiledCharsmap?.length ?? 0) > 0) {
     fail(`normalizer "${ns.name ?? ""}" uses a character map; only identity normalization is supported`);
@@ -288,7 +294,9 @@ export function tokenizerFromModelProto(model: ModelProto, name = "tokenizer.mod
   for (let id = 0; id < n; id++) {
     const p = model.pieces[id];
     if (p.piece.length === 0) fail(`piece ${id} is empty`);
-    if (seen.has(p.piece)) fail(`piece ${JSON.stringify(p.piece)} appears twice (ids ${seen.get(p.piece)} and ${id})`);
+    if (seen.has(p.piece)) {
+      fail(`piece ${JSON.stringify(p.piece)} appears twice (ids ${seen.get(p.piece)} and ${id})`);
+    }
     seen.set(p.piece, id);
     if (p.type < PieceKind.NORMAL || p.type > PieceKind.BYTE) fail(`piece ${id} has unknown type ${p.type}`);
     if (p.type === PieceKind.BYTE && !/^<0x[0-9A-F]{2}>$/.test(p.piece)) {
@@ -308,7 +316,9 @@ export function tokenizerFromModelProto(model: ModelProto, name = "tokenizer.mod
     for (let b = 0; b < 256; b++) {
       const piece = `<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`;
       const id = seen.get(piece);
-      if (id === undefined || kinds[id] !== PieceKind.BYTE) fail(`byte_fallback is on but byte piece ${piece} is missing`);
+      if (id === undefined || kinds[id] !== PieceKind.BYTE) {
+        fail(`byte_fallback is on but byte piece ${piece} is missing`);
+      }
     }
   }
   const controlId = (piece: string) => {

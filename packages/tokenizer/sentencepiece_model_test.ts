@@ -2,7 +2,7 @@
 // sentencepiece gives under each, and what happens with models this package must refuse.
 import assert from "node:assert/strict";
 import { isUserError } from "@tinyllama-ts/cli";
-import { BpeTokenizer } from "./_bpe_tokenizer.ts";
+import type { BpeTokenizer } from "./_bpe_tokenizer.ts";
 import { FIXTURES, Mismatches, readGzipJson, sameIds, show } from "./_testing.ts";
 import {
   decodeModelProto,
@@ -67,18 +67,27 @@ Deno.test("encodeModelProto keeps every field decodeModelProto reads from senten
 
 Deno.test("a unigram model is refused with a one-line error", async () => {
   const bytes = await Deno.readFile(`${FIXTURES}spm_unigram.model`);
-  assertUserError(() => parseSentencePieceModel(bytes, "spm_unigram.model"), /^spm_unigram\.model: UNIGRAM model; only BPE/);
+  assertUserError(
+    () => parseSentencePieceModel(bytes, "spm_unigram.model"),
+    /^spm_unigram\.model: UNIGRAM model; only BPE/,
+  );
 });
 
 Deno.test("truncated, garbage and empty files are refused with the file named", async () => {
   const bytes = await Deno.readFile(`${FIXTURES}spm_bpe_bytefallback.model`);
   for (const cut of [1, 2, 7, 100, bytes.length - 1]) {
-    assertUserError(() => parseSentencePieceModel(bytes.subarray(0, cut), "cut.model"), /^cut\.model: not a SentencePiece model \(/);
+    assertUserError(
+      () => parseSentencePieceModel(bytes.subarray(0, cut), "cut.model"),
+      /^cut\.model: not a SentencePiece model \(/,
+    );
   }
   // Cut exactly after a piece: every field is whole, but the specs are missing.
   let end = 0;
   for (let i = 0; i < 50; i++) end += 2 + bytes[end + 1];
-  assertUserError(() => parseSentencePieceModel(bytes.subarray(0, end), "cut.model"), /^cut\.model: truncated or not/);
+  assertUserError(
+    () => parseSentencePieceModel(bytes.subarray(0, end), "cut.model"),
+    /^cut\.model: truncated or not/,
+  );
   const text = new TextEncoder().encode("hello, this is a text file\n");
   assertUserError(() => parseSentencePieceModel(text, "notes.txt"), /^notes\.txt: not a SentencePiece model/);
   assertUserError(() => parseSentencePieceModel(new Uint8Array(0), "empty.model"), /no pieces/);
@@ -91,8 +100,14 @@ Deno.test("models sentencepiece would not load are refused", async () => {
     edit(m);
     return () => tokenizerFromModelProto(m, "x.model");
   };
-  assertUserError(variant((m) => (m.normalizerSpec.precompiledCharsmap = new Uint8Array([1, 2, 3, 4, 5]))), /character map/);
-  assertUserError(variant((m) => (m.trainerSpec.treatWhitespaceAsSuffix = true)), /treat_whitespace_as_suffix/);
+  assertUserError(
+    variant((m) => (m.normalizerSpec.precompiledCharsmap = new Uint8Array([1, 2, 3, 4, 5]))),
+    /character map/,
+  );
+  assertUserError(
+    variant((m) => (m.trainerSpec.treatWhitespaceAsSuffix = true)),
+    /treat_whitespace_as_suffix/,
+  );
   assertUserError(variant((m) => (m.pieces[300].piece = m.pieces[301].piece)), /appears twice/);
   assertUserError(variant((m) => (m.pieces[0].type = PieceKind.NORMAL)), /no unknown piece/);
   assertUserError(variant((m) => (m.pieces[10].type = PieceKind.NORMAL)), /byte piece <0x07> is missing/);

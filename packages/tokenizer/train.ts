@@ -30,6 +30,11 @@ export interface BpeTrainOptions {
   splitDigits?: boolean;
   /** Never merge across Unicode scripts (Han, Hiragana and Katakana count as one). Default true. */
   splitByUnicodeScript?: boolean;
+  /**
+   * Learn pieces made only of spaces (`▁▁▁▁`), as Llama 2 did, so indentation costs few tokens; a run
+   * of spaces then stays with the word after it. Default true.
+   */
+  allowWhitespaceOnlyPieces?: boolean;
   /** Called now and then with the number of merges done and the number wanted. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -63,13 +68,18 @@ export function trainBpeTokenizer(texts: Iterable<string>, opts: BpeTrainOptions
   const maxLen = opts.maxPieceLength ?? 16;
   const splitDigits = opts.splitDigits ?? true;
   const splitByScript = opts.splitByUnicodeScript ?? true;
+  const wsPieces = opts.allowWhitespaceOnlyPieces ?? true;
   if (!Number.isInteger(vocabSize) || vocabSize <= RESERVED || vocabSize >= 1 << 20) {
-    throw new UserError(`vocab size ${vocabSize} must be an integer between ${RESERVED + 1} and ${(1 << 20) - 1}`);
+    throw new UserError(
+      `vocab size ${vocabSize} must be an integer between ${RESERVED + 1} and ${(1 << 20) - 1}`,
+    );
   }
-  if (!(coverage > 0 && coverage <= 1)) throw new UserError(`character coverage ${coverage} must be in (0, 1]`);
+  if (!(coverage > 0 && coverage <= 1)) {
+    throw new UserError(`character coverage ${coverage} must be in (0, 1]`);
+  }
   if (!Number.isInteger(maxLen) || maxLen < 1) throw new UserError(`max piece length ${maxLen} must be >= 1`);
 
-  const words = countWords(texts);
+  const words = countWords(texts, wsPieces);
   const chars = keptCharacters(words, coverage);
   const mergesWanted = vocabSize - RESERVED - chars.length;
   if (mergesWanted < 0) {
@@ -82,7 +92,9 @@ export function trainBpeTokenizer(texts: Iterable<string>, opts: BpeTrainOptions
   const merged = learnMerges(words, chars, classify, maxLen, mergesWanted, opts.onProgress);
   if (merged.length < mergesWanted) {
     throw new UserError(
-      `vocab size ${vocabSize} is too large for this corpus: only ${RESERVED + chars.length + merged.length} ` +
+      `vocab size ${vocabSize} is too large for this corpus: only ${
+        RESERVED + chars.length + merged.length
+      } ` +
         `pieces can be learned`,
     );
   }
@@ -93,7 +105,11 @@ export function trainBpeTokenizer(texts: Iterable<string>, opts: BpeTrainOptions
     { piece: "</s>", score: 0, type: PieceKind.CONTROL },
   ];
   for (let b = 0; b < 256; b++) {
-    pieces.push({ piece: `<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`, score: 0, type: PieceKind.BYTE });
+    pieces.push({
+      piece: `<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`,
+      score: 0,
+      type: PieceKind.BYTE,
+    });
   }
   merged.forEach((piece, i) => pieces.push({ piece, score: -i, type: PieceKind.NORMAL }));
   chars.forEach((c, i) => pieces.push({ piece: c, score: -(merged.length + i), type: PieceKind.NORMAL }));
@@ -110,7 +126,7 @@ export function trainBpeTokenizer(texts: Iterable<string>, opts: BpeTrainOptions
       splitByNumber: true,
       treatWhitespaceAsSuffix: false,
       splitDigits,
-      allowWhitespaceOnlyPieces: false,
+      allowWhitespaceOnlyPieces: wsPieces,
       byteFallback: true,
       unkId: 0,
       bosId: 1,
@@ -121,7 +137,12 @@ export function trainBpeTokenizer(texts: Iterable<string>, opts: BpeTrainOptions
       eosPiece: "</s>",
       padPiece: "<pad>",
     },
-    normalizerSpec: { name: "identity", addDummyPrefix: true, removeExtraWhitespaces: false, escapeWhitespaces: true },
+    normalizerSpec: {
+      name: "identity",
+      addDummyPrefix: true,
+      removeExtraWhitespaces: false,
+      escapeWhitespaces: true,
+    },
   };
   return new TrainedBpeTokenizer(model);
 }
@@ -159,14 +180,15 @@ class TrainedBpeTokenizer implements TrainedTokenizer {
   }
 }
 
-// Words with their counts: each line with the dummy prefix, split before every space, spaces as ▁.
-function countWords(texts: Iterable<string>): Map<string, number> {
+// Words with their counts: each line with the dummy prefix and spaces as ▁, split before every ▁
+// (or, with whitespace-only pieces, before every run of ▁), as SentencePiece's SplitIntoWords does.
+function countWords(texts: Iterable<string>, keepSpaceRuns: boolean): Map<string, number> {
   const words = new Map<string, number>();
+  const boundary = keepSpaceRuns ? /(?<=[^\u2581])(?=\u2581)/ : /(?=\u2581)/;
   for (const text of texts) {
     for (const line of text.split(/\r\n|\r|\n/)) {
       if (line.length === 0) continue;
-      for (const part of line.replaceAll(SPACE_SYMBOL, " ").split(" ")) {
-        const w = SPACE_SYMBOL + part;
+      for (const w of (SPACE_SYMBOL + line.replaceAll(" ", SPACE_SYMBOL)).split(boundary)) {
         words.set(w, (words.get(w) ?? 0) + 1);
       }
     }
@@ -300,7 +322,14 @@ function learnMerges(
   const counts = new Map<number, number>();
   const where = new Map<number, Set<number>>();
   const heap = new PairHeap();
-  const allowed = (a: number, b: number) => symLen[a] + symLen[b] <= maxLen && !reserved.has(symStr[a] + symStr[b]);
+  // SentencePiece's piece rule: ▁ only first, unless the piece is all ▁.
+  const spaceOnly: boolean[] = chars.map((c) => c === SPACE_SYMBOL);
+  const hasSpace: boolean[] = [...spaceOnly];
+  const spacesOk = (a: number, b: number) =>
+    (spaceOnly[a] && spaceOnly[b]) || (!hasSpace[b] && !(spaceOnly[a] && symLen[a] > 1));
+  const allowed = (a: number, b: number) =>
+    spacesOk(a, b) &&
+    symLen[a] + symLen[b] <= maxLen && !reserved.has(symStr[a] + symStr[b]);
   for (let w = 0; w < seqs.length; w++) {
     const s = seqs[w];
     for (let i = 0; i + 1 < s.length; i++) {
@@ -331,6 +360,8 @@ function learnMerges(
       id = symStr.length;
       symStr.push(str);
       symLen.push(symLen[a] + symLen[b]);
+      spaceOnly.push(spaceOnly[a] && spaceOnly[b]);
+      hasSpace.push(hasSpace[a] || hasSpace[b]);
       symId.set(str, id);
       learned.push(str);
       if (onProgress && learned.length % 256 === 0) onProgress(learned.length, wanted);

@@ -42,7 +42,9 @@ export async function trainMain(args: string[]): Promise<void> {
     return;
   }
   const inputs = [...(values.input ?? []), ...positionals];
-  if (values.input === undefined || inputs.length === 0) throw new UserError(`--input is required (${USAGE})`);
+  if (values.input === undefined || inputs.length === 0) {
+    throw new UserError(`--input is required (${USAGE})`);
+  }
   if (values.out === undefined) throw new UserError(`--out is required (${USAGE})`);
   const vocabSize = parseNumber(values["vocab-size"], "--vocab-size", true);
   const coverage = values["character-coverage"] === undefined
@@ -88,7 +90,9 @@ function parseNumber(s: string | undefined, flag: string, integer: boolean): num
 
 async function readInput(path: string): Promise<Uint8Array> {
   try {
-    if ((await Deno.stat(path)).isDirectory) throw new UserError(`${path}: is a directory; give the files in it`);
+    if ((await Deno.stat(path)).isDirectory) {
+      throw new UserError(`${path}: is a directory; give the files in it`);
+    }
     return await Deno.readFile(path);
   } catch (e) {
     if (e instanceof UserError) throw e;
@@ -116,7 +120,9 @@ function textsOf(path: string, data: Uint8Array, field: string): string[] {
       throw new UserError(`${path}:${i + 1}: invalid JSON (${(e as Error).message})`);
     }
     const t = (value as Record<string, unknown>)?.[field];
-    if (typeof t !== "string") throw new UserError(`${path}:${i + 1}: no string field ${JSON.stringify(field)}`);
+    if (typeof t !== "string") {
+      throw new UserError(`${path}:${i + 1}: no string field ${JSON.stringify(field)}`);
+    }
     out.push(t);
   }
   return out;

@@ -2,7 +2,7 @@
 // made by make_fixtures.py from the committed tiny.model), and it has the shape the issue asks for.
 import assert from "node:assert/strict";
 import { isUserError } from "@tinyllama-ts/cli";
-import { sotuAddresses, tinyModelBytes } from "./_sample_corpus.ts";
+import { codeSample, sotuAddresses, tinyModelBytes } from "./_sample_corpus.ts";
 import { FIXTURES, Mismatches, readGzipJson, sameIds, sha256Hex, show } from "./_testing.ts";
 import { decodeModelProto, parseSentencePieceModel } from "./sentencepiece_model.ts";
 import { PieceKind } from "./tokenizer.ts";
@@ -76,6 +76,22 @@ Deno.test("a trained vocabulary has Llama 2's layout and SentencePiece's piece r
   assert.equal(tok.decode(ids), text);
 });
 
+Deno.test("on code, runs of spaces become pieces of their own (Llama 2's rule), unless turned off", async () => {
+  const code = (await codeSample()).split("\n").slice(0, 4000);
+  const tok = trainBpeTokenizer(code, { vocabSize: 800 });
+  const pieces = tok.model.pieces.slice(259).map((p) => p.piece);
+  assert.ok(pieces.includes("\u2581".repeat(4)) && pieces.includes("\u2581".repeat(8)), "indentation pieces");
+  for (const p of pieces) {
+    assert.ok(/^\u2581+$/.test(p) || !p.slice(1).includes("\u2581"), `▁ inside ${JSON.stringify(p)}`);
+  }
+  const indented = "        return value;";
+  assert.ok(tok.encode(indented).length <= 6, `${tok.encode(indented).map((id) => tok.idToPiece(id))}`);
+  assert.equal(tok.decode(tok.encode(indented)), indented);
+  const plain = trainBpeTokenizer(code, { vocabSize: 800, allowWhitespaceOnlyPieces: false });
+  assert.ok(!plain.model.pieces.some((p) => p.piece.startsWith("\u2581\u2581")));
+  assert.equal(plain.model.trainerSpec.allowWhitespaceOnlyPieces, false);
+});
+
 Deno.test("the trained tokenizer and its serialized model encode alike; training is deterministic", () => {
   const a = trainBpeTokenizer(corpus.slice(0, 5), { vocabSize: 600 });
   const b = trainBpeTokenizer(corpus.slice(0, 5), { vocabSize: 600 });
@@ -101,6 +117,12 @@ Deno.test("impossible vocabulary sizes are refused with one-line errors", () => 
     assert.throws(fn, (e: unknown) => isUserError(e) && re.test((e as Error).message));
   refuse(() => trainBpeTokenizer(["abc"], { vocabSize: 100 }), /between 260 and/);
   refuse(() => trainBpeTokenizer(["abc"], { vocabSize: 1.5 }), /must be an integer/);
-  refuse(() => trainBpeTokenizer(["abcdefghij"], { vocabSize: 262 }), /too small: the corpus needs 11 characters/);
-  refuse(() => trainBpeTokenizer(["ab ab"], { vocabSize: 5000 }), /too large for this corpus: only 264 pieces/);
+  refuse(
+    () => trainBpeTokenizer(["abcdefghij"], { vocabSize: 262 }),
+    /too small: the corpus needs 11 characters/,
+  );
+  refuse(
+    () => trainBpeTokenizer(["ab ab"], { vocabSize: 5000 }),
+    /too large for this corpus: only 264 pieces/,
+  );
 });

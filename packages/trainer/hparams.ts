@@ -51,7 +51,7 @@ export interface Hparams {
  */
 export const DEFAULT_HPARAMS: Readonly<Hparams> = Object.freeze({
   backend: "wasm",
-  maxSteps: 300,
+  maxSteps: 240,
   microBatchSize: 8,
   globalBatchSize: 8,
   seqLen: null,
@@ -64,8 +64,8 @@ export const DEFAULT_HPARAMS: Readonly<Hparams> = Object.freeze({
   eps: 1e-8,
   gradClip: 1.0,
   seed: 3407,
-  saveInterval: 100,
-  evalInterval: 100,
+  saveInterval: 80,
+  evalInterval: 40,
   evalIters: 8,
   keepCheckpoints: 2,
   decayNormsAndEmbeddings: true,

@@ -166,9 +166,14 @@ export interface Summary {
 
 /**
  * Writes `OUT/report.html` from the run's metrics, its newest checkpoint's state and `eval.json` (when it
- * evaluated that checkpoint), and returns the summary; `seconds` is the caller's wall clock.
+ * evaluated that checkpoint), and returns the summary. `seconds` is the pipeline's wall clock when the
+ * caller ran it; null (the report stage alone) takes the training and evaluation times recorded.
  */
-export async function writeReport(out: string, seconds: number, log: (s: string) => void): Promise<Summary> {
+export async function writeReport(
+  out: string,
+  seconds: number | null,
+  log: (s: string) => void,
+): Promise<Summary> {
   const ckpt = await latestCheckpoint(out, (w) => log(`warning: ${w}`));
   if (!ckpt) throw new UserError(`${out}: no checkpoint to report on (train first)`);
   const s: TrainerState = await readCheckpoint(ckpt.path);
@@ -189,7 +194,7 @@ export async function writeReport(out: string, seconds: number, log: (s: string)
   const html = renderReport({
     title: `tinyllama-ts pretraining: ${s.config.name}, ${s.step} steps`,
     metrics,
-    config: s.config,
+    config: { ...s.config },
     hparams: {
       ...s.hparams,
       data: s.data.map((d) => `${d.dir}:${d.weight}`).join(" "),
@@ -202,7 +207,11 @@ export async function writeReport(out: string, seconds: number, log: (s: string)
       "first training loss": first,
       "final training loss": last,
       "loss drop": first !== null && last !== null ? `${(100 * (1 - last / first)).toFixed(1)}%` : null,
-      "validation loss": valLoss,
+      [
+        ev
+          ? `validation loss (final evaluation, ${ev.val_tokens} tokens)`
+          : "validation loss (last in training)"
+      ]: valLoss,
       "validation perplexity": valLoss === null ? null : Math.exp(valLoss),
       "mean throughput (tokens/s)": meanRate === null ? null : round(meanRate, 0),
       "checkpoint": ckpt.path,
@@ -210,7 +219,8 @@ export async function writeReport(out: string, seconds: number, log: (s: string)
     sample: ev?.sample ?? null,
   });
   await writeFileAtomic(`${out}/report.html`, new TextEncoder().encode(html));
-  return { out, checkpoint: ckpt.path, val_loss: valLoss, tokens: s.tokens, seconds: round(seconds, 1) };
+  const total = seconds ?? s.elapsed + (ev?.seconds ?? 0);
+  return { out, checkpoint: ckpt.path, val_loss: valLoss, tokens: s.tokens, seconds: round(total, 1) };
 }
 
 function round(x: number, digits: number): number {

@@ -11,7 +11,8 @@
  * Without arguments: prepare the built-in corpus and its tokenizer (cached under `runs/`), train the
  * `micro-4l-4k` preset in `runs/pretrain` (continuing it if a checkpoint is there), evaluate it,
  * generate a sample and write `runs/pretrain/report.html`. The last stdout line is a JSON summary
- * `{"out", "checkpoint", "val_loss", "tokens", "seconds"}`; `seconds` is this command's wall clock.
+ * `{"out", "checkpoint", "val_loss", "tokens", "seconds"}`; `seconds` is this command's wall clock (the
+ * report stage alone gives the training and evaluation times recorded in the run).
  * SIGINT/SIGTERM save a checkpoint and exit with 130/143.
  *
  * @example
@@ -59,15 +60,14 @@ export async function pretrainMain(args: readonly string[]): Promise<number> {
   };
   // No flags: the default recipe, continuing the default run if it is there (so a second run is cheap).
   const trainFlags: PretrainFlags = args.length === 0 ? { ...flags, resume: "auto" } : flags;
-  const defaultData = () => prepareBuiltin(log);
+  let builtin: ReturnType<typeof prepareBuiltin> | undefined;
+  const defaultData = () => builtin ??= prepareBuiltin(log);
   const trainStep = async (): Promise<TrainResult | number> => {
     const r = await train({ flags: trainFlags, defaultData });
     if (r.firstLoss !== null && r.lastLoss !== null) {
-      log(
-        `loss ${r.firstLoss.toFixed(4)} → ${r.lastLoss.toFixed(4)} (${
-          (100 * (1 - r.lastLoss / r.firstLoss)).toFixed(1)
-        }% lower)`,
-      );
+      const drop = 100 * (1 - r.lastLoss / r.firstLoss);
+      const change = drop >= 0 ? `${drop.toFixed(1)}% lower` : `${(-drop).toFixed(1)}% higher`;
+      log(`loss ${r.firstLoss.toFixed(4)} → ${r.lastLoss.toFixed(4)} (${change})`);
     }
     if (r.interrupted) {
       log(
@@ -82,7 +82,7 @@ export async function pretrainMain(args: readonly string[]): Promise<number> {
   switch (stage) {
     case "prepare": {
       if (args.length > 0) throw new UserError("the prepare stage takes no flags");
-      const { data, tokenizer } = await prepareBuiltin(log);
+      const { data, tokenizer } = await defaultData();
       print({ data: data.map((d) => `${d.dir}:${d.weight}`), tokenizer });
       return 0;
     }
@@ -105,13 +105,13 @@ export async function pretrainMain(args: readonly string[]): Promise<number> {
     }
     case "report": {
       onlyOut();
-      const summary: Summary = await writeReport(out, seconds(), log);
+      const summary: Summary = await writeReport(out, null, log);
       log(`report: ${out}/report.html`);
       print(summary);
       return 0;
     }
     case undefined: {
-      if (args.length === 0) await prepareBuiltin(log);
+      if (args.length === 0) await defaultData();
       const r = await trainStep();
       if (typeof r === "number") return r;
       const ev = await evaluate(r.out, log);

@@ -134,7 +134,7 @@ Deno.test("bad input: one line, exit 2, nothing written", async (t) => {
     ],
     ["a config that is not JSON", ["--config", `${tmp}/notjson.json`], /notjson\.json: not valid JSON/],
     ["an unknown preset", ["--config", "tiny-9l-1k"], /unknown config "tiny-9l-1k"/],
-    ["a missing data path", ["--data", `${tmp}/nowhere`], /nowhere/],
+    ["a missing data path", ["--data", `${tmp}/nowhere`], /nowhere: no such directory/],
     ["a shard with a wrong magic", ["--data", badMagic], /train_0000000000\.bin.*magic/i],
     ["a truncated shard", ["--data", truncatedShard], /train_0000000000\.bin.*(truncated|size|bytes)/i],
     ["a truncated checkpoint (resume)", ["--resume", damaged], /model\.safetensors: truncated or changed/],
@@ -171,6 +171,7 @@ Deno.test("bad input: one line, exit 2, nothing written", async (t) => {
       assert.equal(lines.length, 1, `${what}: one line, got:\n${r.stderr}`);
       assert.match(lines[0], /^error: /);
       assert.match(lines[0], pattern);
+      console.log(`${what}: ${lines[0]}`);
       assert.equal(r.stdout, "");
       assert.equal(await exists(out), false, `${what}: ${out} was written`);
     });
@@ -189,7 +190,7 @@ Deno.test("bad input: one line, exit 2, nothing written", async (t) => {
 // ---- kills ----
 
 /** Spawns a run and kills it with `signal` once `ready(out)` holds (polled), then waits for the exit. */
-async function killWhen(args: string[], out: string, signal: Deno.Signal, ready: () => Promise<boolean>) {
+async function killWhen(args: string[], signal: Deno.Signal, ready: () => Promise<boolean>) {
   const child = command(args).spawn();
   const exited = child.output();
   let done = false;
@@ -228,7 +229,6 @@ Deno.test("SIGKILL at any moment, then --resume auto, gives the uninterrupted ru
   let kills = 0;
   const first = await killWhen(
     [...args, "--out", out],
-    out,
     "SIGKILL",
     async () => (await listCheckpoints(out)).length > 0,
   );
@@ -241,7 +241,6 @@ Deno.test("SIGKILL at any moment, then --resume auto, gives the uninterrupted ru
     const before = await stepLines(out);
     const r = await killWhen(
       [...args, "--out", out, "--resume", "auto"],
-      out,
       "SIGKILL",
       async () => (await stepLines(out)) >= Math.min(before + extraSteps, 59),
     );
@@ -253,7 +252,7 @@ Deno.test("SIGKILL at any moment, then --resume auto, gives the uninterrupted ru
       `killed after ${await stepLines(out)} metrics lines${left.length ? `, mid-checkpoint (${left})` : ""}`,
     );
   }
-  assert.ok(kills >= 3, `killed ${kills} times`);
+  assert.ok(kills >= 2, `killed ${kills} times`);
   const last = await runCli([...args, "--out", out, "--resume", "auto"]);
   assert.equal(last.code, 0, last.stderr);
   assert.deepEqual(await trajectoryOf(out), expected);
@@ -270,22 +269,25 @@ Deno.test("SIGKILL at any moment, then --resume auto, gives the uninterrupted ru
   assert.deepEqual(names, ["step-00000049", "step-00000056", "step-00000060"]);
 });
 
-Deno.test("SIGTERM saves a checkpoint after the current step and exits 143", async () => {
-  const out = `${tmp}/term`;
-  const args = [...BASE, "--max-steps", "400", "--save-interval", "0", "--out", out];
-  const r = await killWhen(args, out, "SIGTERM", async () => (await stepLines(out)) >= 3);
-  assert.ok(r.killed, r.stderr);
-  assert.equal(r.code, 143, r.stderr);
-  const lines = r.stderr.trimEnd().split("\n");
-  const stopped = /^SIGTERM: stopped after step (\d+); checkpoint (\S+) \(continue with --resume auto\)$/
-    .exec(lines.at(-1)!);
-  assert.ok(stopped, r.stderr);
-  assert.doesNotMatch(r.stderr, /^\s+at /m, "no stack trace");
-  const step = Number(stopped[1]);
-  assert.ok(step >= 3 && step < 400);
-  assert.deepEqual((await listCheckpoints(out)).map((c) => c.step), [step]);
-  assert.equal(await stepLines(out), step, "the checkpoint holds every step the metrics show");
-});
+for (const [signal, code] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
+  Deno.test(`${signal} saves a checkpoint after the current step and exits ${code}`, async () => {
+    const out = `${tmp}/${signal}`;
+    const args = [...BASE, "--max-steps", "400", "--save-interval", "0", "--out", out];
+    const r = await killWhen(args, signal, async () => (await stepLines(out)) >= 3);
+    assert.ok(r.killed, r.stderr);
+    assert.equal(r.code, code, r.stderr);
+    const lines = r.stderr.trimEnd().split("\n");
+    const stopped = new RegExp(
+      `^${signal}: stopped after step (\\d+); checkpoint (\\S+) \\(continue with --resume auto\\)$`,
+    ).exec(lines.at(-1)!);
+    assert.ok(stopped, r.stderr);
+    assert.doesNotMatch(r.stderr, /^\s+at /m, "no stack trace");
+    const step = Number(stopped[1]);
+    assert.ok(step >= 3 && step < 400);
+    assert.deepEqual((await listCheckpoints(out)).map((c) => c.step), [step]);
+    assert.equal(await stepLines(out), step, "the checkpoint holds every step the metrics show");
+  });
+}
 
 // ---- a whole run ----
 

@@ -26,6 +26,7 @@ import {
   readCheckpoint,
   removeTemporaries,
   saveCheckpoint,
+  TRAINER_STATE_FILE,
   type TrainerState,
 } from "./checkpoint.ts";
 import type { PretrainFlags } from "./flags.ts";
@@ -130,6 +131,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     tokenizer ??= d.tokenizer;
   }
   const sampler = openDataset(data, { seqLen: hp.seqLen, seed: hp.seed, state: saved?.sampler });
+  // Released in reverse order when the run ends, however it ends.
+  const cleanup: (() => void)[] = [() => sampler.close()];
   try {
     if (sampler.vocabSize !== undefined && sampler.vocabSize > config.vocab_size) {
       throw new UserError(
@@ -148,12 +151,13 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
 
     // ---- the model and optimizer on the backend ----
     const backend = await createBackend(hp.backend);
+    cleanup.push(() => backend.destroy());
     let model: Model;
     if (resume) {
       model = (await loadHfCheckpoint(resume.path, backend)).model;
       if (!sameArchitecture(model.config, config)) {
         throw new UserError(
-          `${resume.path}/config.json disagrees with its ${"trainer_state.json"} (${describe(config)})`,
+          `${resume.path}/config.json disagrees with its ${TRAINER_STATE_FILE} (${describe(config)})`,
         );
       }
     } else if (flags.initFrom) {
@@ -164,6 +168,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       model = new Model(backend, config);
       model.init(hp.seed, "tinyllama");
     }
+    cleanup.push(() => model.destroy());
     tokenizer ??= initTokenizer;
     const grads = model.grads;
     const optimizer = new Optimizer(
@@ -174,8 +179,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         param: model.params[i],
         grad: grads[i],
       })),
-      { ...hp, decayNormsAndEmbeddings: hp.decayNormsAndEmbeddings },
+      hp,
     );
+    cleanup.push(() => optimizer.free());
     if (resume) await optimizer.loadState(`${resume.path}/${OPTIMIZER_FILE}`);
 
     // ---- everything checked: from here on the run directory is written ----
@@ -231,12 +237,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     Deno.addSignalListener("SIGINT", onInt);
     Deno.addSignalListener("SIGTERM", onTerm);
     if (startStep < hp.maxSteps) {
+      const size = `${(model.numParams / 1e6).toFixed(2)}M parameters`;
+      const micro = accum > 1 ? ` (${accum} micro-batches of ${hp.microBatchSize})` : "";
       log(
-        `training ${config.name} (${
-          (model.numParams / 1e6).toFixed(2)
-        }M parameters) on ${backend.name}: steps ` +
-          `${startStep}..${hp.maxSteps - 1}, ${hp.globalBatchSize}×${hp.seqLen} tokens a step` +
-          `${accum > 1 ? ` (${accum} micro-batches of ${hp.microBatchSize})` : ""} → ${out}`,
+        `training ${config.name} (${size}) on ${backend.name}: steps ${startStep}..${hp.maxSteps - 1}, ` +
+          `${hp.globalBatchSize}×${hp.seqLen} tokens a step${micro} → ${out}`,
       );
     } else {
       log(`${out}: already trained to step ${startStep} of ${hp.maxSteps}`);
@@ -271,11 +276,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         } else {
           record.skipped = true;
           streak++;
-          log(
-            `\nwarning: step ${step}: non-finite ${
-              Number.isFinite(loss) ? "gradient norm" : "loss"
-            }; step skipped`,
-          );
+          const what = Number.isFinite(loss) ? "gradient norm" : "loss";
+          log(`\nwarning: step ${step}: non-finite ${what}; step skipped`);
         }
         metrics.append(record);
         bar.update(
@@ -283,11 +285,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
           `${step + 1}/${hp.maxSteps} loss ${fmt(loss)} ${fmtRate(record.tokens_per_sec)} tok/s`,
         );
         if (streak >= MAX_NON_FINITE_STREAK) {
+          const from = lastCheckpoint || "a fresh start";
           throw new UserError(
-            `stopping: ${streak} non-finite steps in a row (steps ${
-              step - streak + 1
-            }–${step}); the run diverged, ` +
-              `resume from ${lastCheckpoint || "a fresh start"} with a lower --lr`,
+            `stopping: ${streak} non-finite steps in a row (steps ${step - streak + 1}–${step}); the run ` +
+              `diverged, resume from ${from} with a lower --lr`,
           );
         }
 
@@ -311,11 +312,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     } finally {
       Deno.removeSignalListener("SIGINT", onInt);
       Deno.removeSignalListener("SIGTERM", onTerm);
-      if (savedStep > startStep || startStep >= hp.maxSteps || stop) bar.done();
+      if (tokens > (saved?.tokens ?? 0)) bar.done();
       metrics.close();
-      optimizer.free();
-      model.destroy();
-      backend.destroy();
     }
 
     const all = await readMetrics(`${out}/metrics.jsonl`);
@@ -334,7 +332,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       ...(stop ? { interrupted: stop } : {}),
     };
   } finally {
-    sampler.close();
+    for (const release of cleanup.reverse()) release();
   }
 }
 

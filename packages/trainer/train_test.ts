@@ -4,6 +4,8 @@ import { loadHfCheckpoint, ReferenceBackend } from "@tinyllama-ts/model";
 import { listCheckpoints, readCheckpoint } from "./checkpoint.ts";
 import { parsePretrainFlags } from "./flags.ts";
 import { readMetrics, type StepRecord, type ValRecord } from "./metrics.ts";
+import { DEFAULT_HPARAMS } from "./hparams.ts";
+import { openDataset } from "@tinyllama-ts/data";
 import { makeTinyRun, TINY_CONFIG } from "./_test_data.ts";
 import { MAX_NON_FINITE_STREAK, train, type TrainResult } from "./train.ts";
 
@@ -159,6 +161,29 @@ Deno.test("non-finite losses skip their steps with a warning, and several in a r
     assert.equal(m.skipped, true);
     assert.ok(m.loss === null || m.grad_norm === null, JSON.stringify(m));
   }
+});
+
+Deno.test("--init-from starts from a Hugging Face checkpoint with its config", async () => {
+  const hf = new URL("../../tests/fixtures/trainer/tiny_gqa", import.meta.url).pathname;
+  const out = `${tmp}/init`;
+  const flags = parsePretrainFlags([
+    ...["--init-from", hf, "--data", tiny.data, "--out", out, "--max-steps", "3", "--micro-batch-size", "4"],
+    ...["--global-batch-size", "4", "--warmup-steps", "0", "--lr", "1e-3"],
+  ]);
+  const r = await train({ flags, log: () => {} });
+  const state = await readCheckpoint(r.checkpoint);
+  assert.equal(state.config.vocab_size, 64);
+  assert.equal(state.config.block_size, 16);
+  assert.equal(state.initFrom, hf);
+  // Step 0's loss is the fixture model's loss on the sampler's first global batch.
+  const sampler = openDataset([{ dir: tiny.data, weight: 1 }], { seqLen: 16, seed: DEFAULT_HPARAMS.seed });
+  const batch = sampler.nextBatch(4);
+  sampler.close();
+  const { model } = await loadHfCheckpoint(hf, new ReferenceBackend());
+  const expected = (await model.forward(batch.inputs, batch.targets, { batch: 4, grad: false })).loss!;
+  model.destroy();
+  const first = (await readMetrics(`${out}/metrics.jsonl`))[0] as StepRecord;
+  assert.ok(Math.abs(first.loss! - expected) < 1e-5, `${first.loss} vs ${expected}`);
 });
 
 Deno.test("cleanup", async () => {

@@ -21,7 +21,15 @@ function k(module: KernelModule, entry: string, storage: number, offsetSlots?: n
   return { module, entry, storage, offsetSlots };
 }
 
-/** Every kernel the backend dispatches. */
+/**
+ * Every kernel the backend dispatches.
+ *
+ * @example
+ * ```ts
+ * import { KERNELS } from "./kernels.ts";
+ * console.log(KERNELS.matmul); // { module: "matmul", entry: "matmul", storage: 3, offsetSlots: undefined }
+ * ```
+ */
 export const KERNELS = {
   fill: k("memory", "fill", 1),
   copy: k("memory", "copy", 2),
@@ -44,7 +52,7 @@ export const KERNELS = {
   scaleBy: k("reduce", "scale_by", 2),
   clipFactor: k("reduce", "clip_factor", 2),
   matmul: k("matmul", "matmul", 3),
-  attentionForward: k("attention", "attention_forward", 5, 8),
+  attentionForward: k("attention", "attention_forward", 6, 8),
   attentionBackwardDsum: k("attention", "attention_backward_dsum", 3),
   attentionBackwardDq: k("attention", "attention_backward_dq", 7, 8),
   attentionBackwardDkdv: k("attention", "attention_backward_dkdv", 8, 8),

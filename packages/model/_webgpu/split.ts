@@ -134,6 +134,13 @@ export interface MatmulBlocks {
  * elements one binding may hold). `fits` says which operands fit whole (they never constrain);
  * row-major A constrains rows by `ld_a`, column-major A the depth; likewise B for columns or depth; C
  * constrains rows by `ld_c`. Returns null when even one row (or column) does not fit.
+ *
+ * @example
+ * ```ts
+ * import { matmulBlocks } from "./split.ts";
+ * // out[300, 5000] does not fit 1e6-element windows: 128 rows at a time (a tile multiple).
+ * matmulBlocks(300, 5000, 64, true, true, { a: true, b: true, c: false }, 1e6); // { rows: 128, cols: 5000, depth: 64 }
+ * ```
  */
 export function matmulBlocks(
   r: number,
@@ -157,5 +164,10 @@ export function matmulBlocks(
     else depth = Math.min(depth, limit(ldB));
   }
   if (rows < 1 || cols < 1 || depth < 1) return null;
-  return { rows: roundDownTo(rows, 128), cols: roundDownTo(cols, 128), depth: roundDownTo(depth, 16) };
+  // A block cut by a limit ends on a tile boundary; an uncut dimension stays whole.
+  return {
+    rows: rows < r ? roundDownTo(rows, 128) : r,
+    cols: cols < s ? roundDownTo(cols, 128) : s,
+    depth: depth < l ? roundDownTo(depth, 16) : l,
+  };
 }
