@@ -14,7 +14,7 @@ import type { ModelConfig } from "@tinyllama-ts/model";
  * ```ts
  * import { trainingFlopsPerToken } from "@tinyllama-ts/trainer";
  * import { PRESETS } from "@tinyllama-ts/model";
- * const f = trainingFlopsPerToken(PRESETS["tinyllama-1.1b"], 1_100_048_384, 2048); // ≈ 7.2e9
+ * const f = trainingFlopsPerToken(PRESETS["tinyllama-1.1b"], 1_100_048_384, 2048); // ≈ 7.7e9
  * ```
  */
 export function trainingFlopsPerToken(c: ModelConfig, numParams: number, seqLen: number): number {

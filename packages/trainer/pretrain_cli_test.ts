@@ -139,9 +139,9 @@ Deno.test("bad input: one line, exit 2, nothing written", async (t) => {
     ["a truncated shard", ["--data", truncatedShard], /train_0000000000\.bin.*(truncated|size|bytes)/i],
     ["a truncated checkpoint (resume)", ["--resume", damaged], /model\.safetensors: truncated or changed/],
     [
-      "a truncated checkpoint (init)",
-      ["--init-from", truncatedHf, "--config", ""],
-      /--config needs a value|exclude/,
+      "--init-from with --config",
+      ["--init-from", truncatedHf, "--config", "micro-4l-4k"],
+      /--config and --init-from exclude each other/,
     ],
     ["a truncated Hugging Face checkpoint", ["--init-from", truncatedHf], /model\.safetensors.*truncated/],
     [
@@ -171,7 +171,6 @@ Deno.test("bad input: one line, exit 2, nothing written", async (t) => {
       assert.equal(lines.length, 1, `${what}: one line, got:\n${r.stderr}`);
       assert.match(lines[0], /^error: /);
       assert.match(lines[0], pattern);
-      console.log(`${what}: ${lines[0]}`);
       assert.equal(r.stdout, "");
       assert.equal(await exists(out), false, `${what}: ${out} was written`);
     });

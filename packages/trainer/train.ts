@@ -375,10 +375,9 @@ async function readHfConfig(dir: string): Promise<{ config: ModelConfig }> {
   return configFromHf(json, path, basename(dir.replace(/\/+$/, "")) || "hf");
 }
 
-/** A WebGPU backend's adapter description, if it exposes one (CPU backends have no known peak). */
+/** A WebGPU backend's adapter name, if it has one (a CPU backend has no known peak). */
 function deviceDescription(backend: { name: string }): string | undefined {
-  const info = (backend as { adapterInfo?: { description?: string; device?: string } }).adapterInfo;
-  return info ? `${info.description ?? ""} ${info.device ?? ""}`.trim() || undefined : undefined;
+  return (backend as { adapterName?: string }).adapterName;
 }
 
 async function isNonEmptyDir(path: string): Promise<boolean> {
