@@ -151,3 +151,9 @@ Deno.test("plain text never produces <s>, </s> or <unk> from their spelling", ()
     }
   }
 });
+
+Deno.test("a lone surrogate (not text; Python cannot even pass one) encodes as U+FFFD would", () => {
+  for (const t of ["a\ud800b", "\udfff", "x \ud83d", "\ud83d\ud83d\ude00"]) {
+    assert.deepEqual(spModel.encode(t), spModel.encode(t.toWellFormed()), show(t));
+  }
+});
