@@ -15,6 +15,7 @@
  */
 import { parseArgs } from "node:util";
 import { runMain, UserError, writeFileAtomic } from "@tinyllama-ts/cli";
+import { PRESETS } from "@tinyllama-ts/model";
 
 type Json = Record<string, unknown>;
 
@@ -29,22 +30,13 @@ const here = new URL(".", import.meta.url).pathname;
 
 const PARTS: Part[] = [
   { name: "cpu", script: "cpu_bench.ts", permissions: ["--allow-read", "--allow-env"] },
-  { name: "tokenizer", script: "tokenizer_bench.ts", permissions: ["--allow-read"] },
+  { name: "tokenizer", script: "tokenizer_bench.ts", permissions: ["--allow-read"], args: ["--json"] },
   { name: "data", script: "data_bench.ts", permissions: ["--allow-read", "--allow-write"] },
 ];
 
 /** The two configs of the CPU speed issue: GQA 8/2, d 256, 6 layers, FFN 688, seq 256, micro-batch 8. */
-export const CPU_TRAIN_CONFIGS = [4096, 32000].map((vocab) => ({
-  name: `tiny-6l-${vocab === 4096 ? "4k" : "32k"}`,
-  vocab_size: vocab,
-  n_embd: 256,
-  n_layer: 6,
-  n_head: 8,
-  n_query_groups: 2,
-  intermediate_size: 688,
-  block_size: 256,
-  norm_eps: 1e-5,
-  rope_base: 10000,
+export const CPU_TRAIN_CONFIGS = ["tiny-6l-4k", "tiny-6l-32k"].map((name) => ({
+  ...PRESETS[name],
   micro_batch: 8,
   seq_len: 256,
 }));
@@ -53,12 +45,15 @@ async function runJson(cmd: string, args: string[]): Promise<Json> {
   const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "inherit" }).output();
   const text = new TextDecoder().decode(out.stdout).trim();
   if (!out.success) throw new UserError(`${args.at(-1) ?? cmd} failed with exit code ${out.code}`);
-  const last = text.split("\n").at(-1) ?? "";
-  try {
-    return JSON.parse(last) as Json;
-  } catch {
-    throw new UserError(`${cmd} ${args.join(" ")}: last stdout line is not JSON`);
+  // A part prints one JSON object: either alone (possibly pretty-printed) or as its last line.
+  for (const candidate of [text, text.split("\n").at(-1) ?? ""]) {
+    try {
+      return JSON.parse(candidate) as Json;
+    } catch {
+      // try the next form
+    }
   }
+  throw new UserError(`${args.at(-1) ?? cmd}: its stdout does not end in a JSON object`);
 }
 
 async function findTorchPython(explicit?: string): Promise<string | null> {

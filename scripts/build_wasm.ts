@@ -1,6 +1,13 @@
 /**
- * Builds the Rust compute core (`crates/core`) to wasm32 with SIMD128 and writes the module and its
- * wasm-bindgen glue to `packages/model/_wasm/`.
+ * Builds the Rust compute core (`crates/core`) to wasm32 with SIMD128, relaxed SIMD and threads (shared
+ * memory) and writes the module and its wasm-bindgen glue to `packages/model/_wasm/`.
+ *
+ * Threads: the module imports a shared memory (`--shared-memory --import-memory`, up to 4 GiB) and
+ * exports the TLS symbols wasm-bindgen's thread support needs; `std` is rebuilt with atomics. The glue
+ * is wasm-bindgen's `--target web` output, whose `initSync({ module, memory })` instantiates the same
+ * module again over the same memory in a worker, with a stack and TLS block of its own
+ * (`packages/model/_wasm_runtime.ts` and `_wasm_worker.ts` use it); the `deno` target instantiates at
+ * import with a fresh memory and cannot be shared.
  *
  * The wasm32 target cannot be added through rustup on our machines, so this uses Debian's `rustc-web`
  * toolchain (rustc 1.96 with its standard-library source) and builds `std` from source (build-std, see
@@ -44,9 +51,19 @@ function findWasmBindgen(): string {
 
 await runMain(async () => {
   const cargoHome = Deno.env.get("CARGO_HOME") ?? `${Deno.env.get("HOME")}/.cargo`;
-  // RUSTFLAGS replaces the config file's rustflags, so the target features are repeated here.
+  // RUSTFLAGS replaces the config file's rustflags, so the target features and link arguments are
+  // repeated here (see crates/core/.cargo/config.toml).
   const rustflags = [
-    "-C target-feature=+simd128",
+    "-C target-feature=+atomics,+bulk-memory,+mutable-globals,+simd128,+relaxed-simd",
+    ...[
+      "--shared-memory",
+      "--import-memory",
+      "--max-memory=4294967296",
+      "--export=__wasm_init_tls",
+      "--export=__tls_size",
+      "--export=__tls_align",
+      "--export=__tls_base",
+    ].map((arg) => `-C link-arg=${arg}`),
     `--remap-path-prefix=${crateDir}=/tinyllama-core`,
     `--remap-path-prefix=${cargoHome}=/cargo`,
   ].join(" ");
@@ -59,7 +76,7 @@ await runMain(async () => {
     findWasmBindgen(),
     [
       "--target",
-      "deno",
+      "web",
       "--out-dir",
       outDir,
       "--out-name",

@@ -36,7 +36,7 @@ export async function createBackend(name: string): Promise<Backend> {
     }
     case "wasm": {
       const { WasmBackend } = await import("./wasm_backend.ts");
-      return new WasmBackend();
+      return await WasmBackend.create();
     }
     case "webgpu": {
       const { createWebGpuBackend } = await import("./webgpu_backend.ts");

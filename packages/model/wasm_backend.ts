@@ -1,16 +1,24 @@
 /**
  * The WASM backend: every op of {@link Backend} runs in the Rust compute core (`crates/core`, built
- * to `./_wasm/` with SIMD128). Tensors are regions of the module's linear memory; kernels receive byte
- * offsets and sizes, so a call copies no tensor data. `allocGroup` places its tensors back to back in
- * one region, so that AdamW, the squared norm, scaling and zeroing over a whole group run as one call.
+ * to `./_wasm/` with SIMD128, relaxed SIMD and threads). Tensors are regions of the module's shared
+ * linear memory; kernels receive byte offsets and sizes, so a call copies no tensor data. `allocGroup`
+ * places its tensors back to back in one region, so that AdamW, the squared norm, scaling and zeroing
+ * over a whole group run as one call.
+ *
+ * Threads: the kernels split their work (matmul tiles, attention batch rows, row and element ranges)
+ * between the calling thread and worker threads over the same memory (`_wasm_runtime.ts`). Every op
+ * is still synchronous: it returns when all its tasks are done. A backend asks for `threads` threads
+ * (default: `TINYLLAMA_THREADS` if readable, else the logical cores); {@link WasmBackend.create} waits
+ * until the workers have started, the constructor does not (the first ops then run on fewer threads,
+ * with the same results: which thread runs a task never changes what it computes).
  *
  * Views of the memory (`Float32Array` over `memory.buffer`) are made afresh for each access: an
- * allocation may grow the memory, which detaches every earlier view.
+ * allocation may grow the memory, after which `memory.buffer` is a longer buffer.
  *
  * @example
  * ```ts
  * import { WasmBackend } from "./wasm_backend.ts";
- * const be = new WasmBackend();
+ * const be = await WasmBackend.create();
  * const x = be.alloc(6), w = be.alloc(6), out = be.alloc(4);
  * be.write(x, new Float32Array([1, 2, 3, 4, 5, 6]));
  * be.write(w, new Float32Array([1, 0, 0, 0, 1, 0]));
@@ -29,7 +37,7 @@ import {
   checkRopeShape,
   checkTensor,
 } from "./_backend_checks.ts";
-import * as core from "./_wasm/tinyllama_core.js";
+import { acquire, core, defaultThreads, memory, release } from "./_wasm_runtime.ts";
 
 const BYTES = 4; // f32 and i32 alike
 
@@ -52,6 +60,16 @@ class WasmTensor implements Tensor {
   }
 }
 
+/** Options of {@link WasmBackend}. */
+export interface WasmBackendOptions {
+  /**
+   * Threads for the kernels, the caller included (default: `TINYLLAMA_THREADS` when set and readable,
+   * else `navigator.hardwareConcurrency`). Workers are shared by every backend of the process: the
+   * largest request wins.
+   */
+  threads?: number;
+}
+
 /** An output tensor, or an input tensor that may be exactly the output (in-place ops). */
 type Named = readonly [string, Tensor];
 
@@ -61,7 +79,7 @@ type Named = readonly [string, Tensor];
  * @example
  * ```ts
  * import { WasmBackend } from "./wasm_backend.ts";
- * const be = new WasmBackend();
+ * const be = await WasmBackend.create({ threads: 2 });
  * const [p, g, m, v] = [be.allocGroup([3, 2]), be.allocGroup([3, 2]), be.allocGroup([3, 2]), be.allocGroup([3, 2])];
  * be.adamw(p, g, m, v, { lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, step: 1 });
  * be.destroy();
@@ -70,7 +88,30 @@ type Named = readonly [string, Tensor];
 export class WasmBackend implements Backend {
   readonly name = "wasm";
   readonly #regions = new Set<Region>();
-  readonly #memory = core.linear_memory() as WebAssembly.Memory;
+  readonly #memory = memory;
+  readonly #started: Promise<void>;
+  #destroyed = false;
+
+  /** A backend whose worker threads start in the background (see {@link create} to wait for them). */
+  constructor(opts: WasmBackendOptions = {}) {
+    const threads = opts.threads ?? defaultThreads();
+    if (!Number.isInteger(threads) || threads < 1) {
+      throw new UserError(`wasm backend: threads must be a positive integer, got ${threads}`);
+    }
+    this.#started = acquire(threads);
+  }
+
+  /** A backend whose worker threads have started. */
+  static async create(opts: WasmBackendOptions = {}): Promise<WasmBackend> {
+    const be = new WasmBackend(opts);
+    await be.#started;
+    return be;
+  }
+
+  /** Threads the kernels use now (the caller and the workers that have joined). */
+  get threads(): number {
+    return core.pool_threads();
+  }
 
   // ---- memory ----
 
@@ -135,7 +176,7 @@ export class WasmBackend implements Backend {
 
   zero(t: Tensor): void {
     const w = this.#own(t);
-    new Uint8Array(this.#memory.buffer).fill(0, w.byteOffset, w.byteEnd);
+    core.zero(w.byteOffset, w.byteEnd - w.byteOffset);
   }
 
   copy(dst: Tensor, src: Tensor, n: number, dstOffset = 0, srcOffset = 0): void {
@@ -537,6 +578,10 @@ export class WasmBackend implements Backend {
       core.free(region.ptr, region.bytes);
     }
     this.#regions.clear();
+    if (!this.#destroyed) {
+      this.#destroyed = true;
+      release();
+    }
   }
 
   // ---- helpers ----

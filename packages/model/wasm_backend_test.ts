@@ -72,7 +72,8 @@ class Pair {
 const maxErrors = new Map<string, number>();
 
 Deno.test("wasm: matmul forward and backward match the reference (1×1×1, 129×67×45, blocked shapes)", async () => {
-  for (const [n, k, m] of [[1, 1, 1], [129, 67, 45], [4, 64, 48], [7, 33, 300], [2, 3, 5]]) {
+  // 300×530×270 spans several matmul tiles and K blocks on every product, with edges on each side.
+  for (const [n, k, m] of [[1, 1, 1], [129, 67, 45], [4, 64, 48], [7, 33, 300], [2, 3, 5], [300, 530, 270]]) {
     const p = new Pair(n * 1000 + k * 10 + m);
     const x = p.f32(n * k), w = p.f32(m * k), dout = p.f32(n * m), out = p.f32(n * m);
     p.run((be, t) => be.matmulForward(t(out), t(x), t(w), n, k, m));
@@ -350,6 +351,45 @@ Deno.test("wasm: misuse is a one-line UserError (aliasing, freed, foreign, too s
   be.destroy();
   other.destroy();
   assert.throws(() => be.zero(x), userError(/freed/));
+});
+
+Deno.test("wasm: results are the same bit for bit on one thread and on several", async () => {
+  const run = async (threads: number) => {
+    const be = await WasmBackend.create({ threads });
+    // Other backends of this process share the pool: wait for the one-thread case to be alone.
+    for (let i = 0; i < 500 && threads === 1 && be.threads > 1; i++) await new Promise((r) => setTimeout(r, 2));
+    assert.equal(be.threads, threads);
+    const rng = new Rng(9);
+    const [n, k, m] = [130, 300, 270];
+    const s: AttentionShape = { b: 3, tq: 70, kvLen: 70, kvStride: 70, nHead: 4, nKV: 2, headDim: 8 };
+    const qn = s.b * s.tq * s.nHead * s.headDim, kvn = s.b * s.tq * s.nKV * s.headDim;
+    const put = (data: Float32Array) => {
+      const t = be.alloc(data.length);
+      be.write(t, data);
+      return t;
+    };
+    const x = put(rng.floats(n * k)), w = put(rng.floats(m * k)), dout = put(rng.floats(n * m));
+    const out = be.alloc(n * m), dx = be.alloc(n * k), dw = be.alloc(m * k);
+    be.matmulForward(out, x, w, n, k, m);
+    be.matmulBackward(dx, dw, dout, x, w, n, k, m);
+    const q = put(rng.floats(qn, 2)), kk = put(rng.floats(kvn, 2)), v = put(rng.floats(kvn));
+    const att = be.alloc(qn), lse = be.alloc(s.b * s.nHead * s.tq), datt = put(rng.floats(qn));
+    const dq = be.alloc(qn), dk = be.alloc(kvn), dv = be.alloc(kvn);
+    be.attentionForward(att, lse, q, kk, v, s);
+    be.attentionBackward(dq, dk, dv, datt, q, kk, v, att, lse, s);
+    const rows = put(rng.floats(n * k, 3)), weight = put(rng.floats(k)), normed = be.alloc(n * k);
+    const rstd = be.alloc(n), dweight = be.alloc(k), drows = be.alloc(n * k);
+    be.rmsnormForward(normed, rstd, rows, weight, n, k, 1e-5);
+    be.rmsnormBackward(drows, dweight, dx, rows, weight, rstd, n, k);
+    const normSq = be.alloc(1);
+    be.sumSquares(normSq, [dx, dw, dq]);
+    const got = [];
+    for (const t of [out, dx, dw, att, lse, dq, dk, dv, normed, drows, dweight, normSq]) got.push(await be.read(t));
+    be.destroy();
+    return got;
+  };
+  const one = await run(1), several = await run(2);
+  one.forEach((a, i) => assert.deepEqual(several[i], a, `output ${i}`));
 });
 
 Deno.test("wasm: largest relative errors seen against the reference", () => {

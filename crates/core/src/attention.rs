@@ -1,16 +1,24 @@
 //! Causal grouped-query attention, FlashAttention-2 style: the forward streams over blocks of keys
 //! with an online softmax (running max and sum, the partial output rescaled when the max grows) and
 //! saves only the log-sum-exp per query; the backward recomputes the probabilities from it, block of
-//! keys by block of keys. Nothing of size T×T exists at any time; the scratch is one block of scores.
+//! keys by block of keys. Nothing of size T×T exists at any time; the scratch is a few blocks.
+//!
+//! Work is done a block of `QB` queries against a block of `KB` keys at a time, each product a small
+//! matrix multiply through [`gemm_block`] (packed, register-tiled, FMA): `S = Q·Kᵀ`, `O += P·V` in
+//! the forward; `dV += Pᵀ·dO`, `dP = dO·Vᵀ`, `dQ += dS·K`, `dK += dSᵀ·Q` in the backward. The
+//! softmax and the mask work on the `QB × KB` score block in between.
 //!
 //! Layouts: `q`, `out`, `dq`, `dout` are `[b, tq, n_head, hd]`; `k`, `v`, `dk`, `dv` are
 //! `[b, kv_stride, n_kv, hd]`; `lse` is `[b, n_head, tq]`. Query `i` sits at position `kv_len − tq + i`
 //! and sees keys `0 ..= kv_len − tq + i`. Query head `h` reads kv head `h / (n_head / n_kv)`.
 
-use crate::simd::{axpy, dot, exp_shifted_sum, max, scale};
+use crate::gemm::{gemm_block, Mat};
+use crate::simd::{dot, exp_shifted_sum, max, scale};
 
-/// Keys per block: 64 scores of scratch, and 64 rows of K and V (32 KiB at hd = 64) reused while hot.
-const KEY_BLOCK: usize = 64;
+/// Queries per block.
+const QB: usize = 64;
+/// Keys per block: with `QB`, a 16 KiB score block, and 64 rows of K and V reused while hot.
+const KB: usize = 64;
 
 /// Shape of a call (see the module notes).
 #[derive(Clone, Copy, Debug)]
@@ -45,6 +53,33 @@ impl Shape {
     fn kv_at(&self, b: usize, j: usize, h: usize) -> usize {
         ((b * self.kv_stride + j) * self.n_kv + h / (self.n_head / self.n_kv)) * self.head_dim
     }
+    /// Distance between consecutive queries, and between consecutive keys.
+    fn rows(&self) -> (usize, usize) {
+        (self.n_head * self.head_dim, self.n_kv * self.head_dim)
+    }
+    /// Keys of the block at `j0` (`kn` long) that query `i` sees.
+    #[inline]
+    fn visible(&self, i: usize, j0: usize, kn: usize) -> usize {
+        (self.kv_len - self.tq + i + 1).saturating_sub(j0).min(kn)
+    }
+}
+
+/// A block of rows `rs` apart, read along the row.
+fn rows_of(p: &[f32], at: usize, rs: usize) -> Mat {
+    Mat {
+        ptr: p[at..].as_ptr(),
+        rs,
+        cs: 1,
+    }
+}
+
+/// The same block transposed: element `(c, r)` of the result is element `(r, c)` of the rows.
+fn cols_of(p: &[f32], at: usize, rs: usize) -> Mat {
+    Mat {
+        ptr: p[at..].as_ptr(),
+        rs: 1,
+        cs: rs,
+    }
 }
 
 /// `out = softmax(q·kᵀ/√hd + causal mask)·v`, `lse` = log-sum-exp of each query's scaled scores.
@@ -54,37 +89,76 @@ pub fn forward(out: &mut [f32], lse: &mut [f32], q: &[f32], k: &[f32], v: &[f32]
     assert!(k.len() >= s.kv_size() && v.len() >= s.kv_size());
     let hd = s.head_dim;
     let sm_scale = 1.0 / (hd as f32).sqrt();
-    let mut scores = [0.0f32; KEY_BLOCK];
+    let (q_row, kv_row) = s.rows();
+    let mut scores = vec![0.0f32; QB * KB];
+    let mut acc = vec![0.0f32; QB * hd];
+    let (mut run_max, mut run_sum) = ([0.0f32; QB], [0.0f32; QB]);
     for b in 0..s.b {
         for h in 0..s.n_head {
-            for i in 0..s.tq {
-                let qi = &q[s.q_at(b, i, h)..][..hd];
-                let acc = &mut out[s.q_at(b, i, h)..][..hd];
-                acc.fill(0.0);
-                let visible = s.kv_len - s.tq + i + 1;
-                let (mut run_max, mut run_sum) = (f32::NEG_INFINITY, 0.0f32);
+            let mut i0 = 0;
+            while i0 < s.tq {
+                let qn = QB.min(s.tq - i0);
+                acc[..qn * hd].fill(0.0);
+                run_max[..qn].fill(f32::NEG_INFINITY);
+                run_sum[..qn].fill(0.0);
+                let keys = s.visible(i0 + qn - 1, 0, s.kv_len);
                 let mut j0 = 0;
-                while j0 < visible {
-                    let block = &mut scores[..KEY_BLOCK.min(visible - j0)];
-                    for (jj, sc) in block.iter_mut().enumerate() {
-                        *sc = dot(qi, &k[s.kv_at(b, j0 + jj, h)..][..hd]) * sm_scale;
+                while j0 < keys {
+                    let kn = KB.min(keys - j0);
+                    // SAFETY: the blocks lie inside q and k (checked above); `scores` holds QB × KB.
+                    unsafe {
+                        gemm_block(
+                            qn,
+                            kn,
+                            hd,
+                            rows_of(q, s.q_at(b, i0, h), q_row),
+                            cols_of(k, s.kv_at(b, j0, h), kv_row),
+                            scores.as_mut_ptr(),
+                            KB,
+                            false,
+                        );
                     }
-                    let new_max = run_max.max(max(block));
-                    if new_max > run_max && run_sum > 0.0 {
-                        // The old terms were scaled by e^(−run_max): move them to e^(−new_max).
-                        let correction = (run_max - new_max).exp();
-                        run_sum *= correction;
-                        scale(acc, correction);
+                    for r in 0..qn {
+                        let row = &mut scores[r * KB..r * KB + kn];
+                        let vis = s.visible(i0 + r, j0, kn);
+                        if vis == 0 {
+                            row.fill(0.0);
+                            continue;
+                        }
+                        scale(&mut row[..vis], sm_scale);
+                        let new_max = run_max[r].max(max(&row[..vis]));
+                        if new_max > run_max[r] && run_sum[r] > 0.0 {
+                            // The old terms were scaled by e^(−run_max): move them to e^(−new_max).
+                            let correction = (run_max[r] - new_max).exp();
+                            run_sum[r] *= correction;
+                            scale(&mut acc[r * hd..(r + 1) * hd], correction);
+                        }
+                        run_max[r] = new_max;
+                        run_sum[r] += exp_shifted_sum(&mut row[..vis], new_max);
+                        row[vis..].fill(0.0);
                     }
-                    run_max = new_max;
-                    run_sum += exp_shifted_sum(block, run_max);
-                    for (jj, p) in block.iter().enumerate() {
-                        axpy(acc, *p, &v[s.kv_at(b, j0 + jj, h)..][..hd]);
+                    // SAFETY: as above, for v and `acc` (QB × hd).
+                    unsafe {
+                        gemm_block(
+                            qn,
+                            hd,
+                            kn,
+                            rows_of(&scores, 0, KB),
+                            rows_of(v, s.kv_at(b, j0, h), kv_row),
+                            acc.as_mut_ptr(),
+                            hd,
+                            true,
+                        );
                     }
-                    j0 += block.len();
+                    j0 += kn;
                 }
-                scale(acc, 1.0 / run_sum);
-                lse[(b * s.n_head + h) * s.tq + i] = run_max + run_sum.ln();
+                for r in 0..qn {
+                    let o = &mut out[s.q_at(b, i0 + r, h)..][..hd];
+                    o.copy_from_slice(&acc[r * hd..(r + 1) * hd]);
+                    scale(o, 1.0 / run_sum[r]);
+                    lse[(b * s.n_head + h) * s.tq + i0 + r] = run_max[r] + run_sum[r].ln();
+                }
+                i0 += qn;
             }
         }
     }
@@ -92,8 +166,8 @@ pub fn forward(out: &mut [f32], lse: &mut [f32], q: &[f32], k: &[f32], v: &[f32]
 
 /// `dq += …`, `dk += …`, `dv += …`. With `p = e^(q·k/√hd − lse)`, `D_i = dout_i·out_i`:
 /// `dv_j += Σ_i p_ij dout_i`, `ds_ij = p_ij (dout_i·v_j − D_i)/√hd`, `dq_i += Σ_j ds_ij k_j`,
-/// `dk_j += Σ_i ds_ij q_i`. Keys are the outer loop (blocks of [`KEY_BLOCK`]) so that a block's rows
-/// of K, V, dK, dV stay in cache while every query that sees them passes.
+/// `dk_j += Σ_i ds_ij q_i`. Keys are the outer loop (blocks of [`KB`]) so that a block's rows of
+/// K, V, dK, dV stay in cache while every block of queries that sees them passes.
 #[allow(clippy::too_many_arguments)]
 pub fn backward(
     dq: &mut [f32],
@@ -114,10 +188,12 @@ pub fn backward(
     assert!(lse.len() >= s.b * s.n_head * s.tq);
     let hd = s.head_dim;
     let sm_scale = 1.0 / (hd as f32).sqrt();
+    let (q_row, kv_row) = s.rows();
     let first_pos = s.kv_len - s.tq; // position of query 0
     let mut d_row = vec![0.0f32; s.tq];
-    let mut p = [0.0f32; KEY_BLOCK];
-    let mut ds = [0.0f32; KEY_BLOCK];
+    let mut p = vec![0.0f32; QB * KB];
+    let mut ds = vec![0.0f32; QB * KB];
+    let (pdq, pdk, pdv) = (dq.as_mut_ptr(), dk.as_mut_ptr(), dv.as_mut_ptr());
     for b in 0..s.b {
         for h in 0..s.n_head {
             for (i, d) in d_row.iter_mut().enumerate() {
@@ -127,30 +203,90 @@ pub fn backward(
             let lse_row = &lse[(b * s.n_head + h) * s.tq..][..s.tq];
             let mut j0 = 0;
             while j0 < s.kv_len {
-                let j_end = (j0 + KEY_BLOCK).min(s.kv_len);
+                let kn = KB.min(s.kv_len - j0);
+                let ka = s.kv_at(b, j0, h);
                 // The first query that sees key j0.
-                let i_min = j0.saturating_sub(first_pos);
-                for i in i_min..s.tq {
-                    let n = (first_pos + i + 1).min(j_end) - j0;
-                    let qa = s.q_at(b, i, h);
-                    let (qi, di) = (&q[qa..qa + hd], &dout[qa..qa + hd]);
-                    for jj in 0..n {
-                        p[jj] = dot(qi, &k[s.kv_at(b, j0 + jj, h)..][..hd]) * sm_scale;
+                let mut i0 = j0.saturating_sub(first_pos);
+                while i0 < s.tq {
+                    let qn = QB.min(s.tq - i0);
+                    let qa = s.q_at(b, i0, h);
+                    // SAFETY (every gemm_block below): the blocks lie inside the buffers checked
+                    // above; `p` and `ds` hold QB × KB; outputs are distinct from inputs.
+                    unsafe {
+                        gemm_block(
+                            qn,
+                            kn,
+                            hd,
+                            rows_of(q, qa, q_row),
+                            cols_of(k, ka, kv_row),
+                            p.as_mut_ptr(),
+                            KB,
+                            false,
+                        );
                     }
-                    exp_shifted_sum(&mut p[..n], lse_row[i]);
-                    for jj in 0..n {
-                        let dp = dot(di, &v[s.kv_at(b, j0 + jj, h)..][..hd]);
-                        ds[jj] = p[jj] * (dp - d_row[i]) * sm_scale;
+                    for r in 0..qn {
+                        let row = &mut p[r * KB..r * KB + kn];
+                        let vis = s.visible(i0 + r, j0, kn);
+                        scale(&mut row[..vis], sm_scale);
+                        exp_shifted_sum(&mut row[..vis], lse_row[i0 + r]);
+                        row[vis..].fill(0.0);
                     }
-                    let dqi = &mut dq[qa..qa + hd];
-                    for jj in 0..n {
-                        let at = s.kv_at(b, j0 + jj, h);
-                        axpy(dqi, ds[jj], &k[at..at + hd]);
-                        axpy(&mut dk[at..at + hd], ds[jj], qi);
-                        axpy(&mut dv[at..at + hd], p[jj], di);
+                    // dV += Pᵀ · dO, dP = dO · Vᵀ (into ds).
+                    unsafe {
+                        gemm_block(
+                            kn,
+                            hd,
+                            qn,
+                            cols_of(&p, 0, KB),
+                            rows_of(dout, qa, q_row),
+                            pdv.add(ka),
+                            kv_row,
+                            true,
+                        );
+                        gemm_block(
+                            qn,
+                            kn,
+                            hd,
+                            rows_of(dout, qa, q_row),
+                            cols_of(v, ka, kv_row),
+                            ds.as_mut_ptr(),
+                            KB,
+                            false,
+                        );
                     }
+                    for r in 0..qn {
+                        let d = d_row[i0 + r];
+                        for c in 0..kn {
+                            let e = r * KB + c;
+                            ds[e] = p[e] * (ds[e] - d) * sm_scale;
+                        }
+                    }
+                    // dQ += dS · K, dK += dSᵀ · Q.
+                    unsafe {
+                        gemm_block(
+                            qn,
+                            hd,
+                            kn,
+                            rows_of(&ds, 0, KB),
+                            rows_of(k, ka, kv_row),
+                            pdq.add(qa),
+                            q_row,
+                            true,
+                        );
+                        gemm_block(
+                            kn,
+                            hd,
+                            qn,
+                            cols_of(&ds, 0, KB),
+                            rows_of(q, qa, q_row),
+                            pdk.add(ka),
+                            kv_row,
+                            true,
+                        );
+                    }
+                    i0 += qn;
                 }
-                j0 = j_end;
+                j0 += kn;
             }
         }
     }

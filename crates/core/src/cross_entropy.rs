@@ -2,7 +2,7 @@
 //! and `∂loss/∂z = softmax(z) − onehot(target)`, written over the logits (scaled) when asked, so the
 //! `[N, V]` gradient needs no buffer of its own. A negative target is ignored: loss 0, gradient 0.
 
-use crate::simd::{max, F4};
+use crate::simd::{exp_shifted_sum, max, scale, F4};
 
 /// Σ e^(x[i] − shift) without writing `x`.
 fn exp_sum(x: &[f32], shift: f32) -> f32 {
@@ -45,31 +45,26 @@ pub fn forward_backward(
         }
         let row = &mut logits[i * v..(i + 1) * v];
         let m = max(row);
-        let lse = m + exp_sum(row, m).ln();
-        losses[i] = if target < 0 {
+        let z_target = if target < 0 {
             0.0
         } else {
-            lse - row[target as usize]
+            row[target as usize]
         };
-        let Some(gs) = grad_scale else { continue };
+        let Some(gs) = grad_scale else {
+            let lse = m + exp_sum(row, m).ln();
+            losses[i] = if target < 0 { 0.0 } else { lse - z_target };
+            continue;
+        };
         if target < 0 {
+            losses[i] = 0.0;
             row.fill(0.0);
             continue;
         }
-        let (vl, vg) = (F4::splat(lse), F4::splat(gs));
-        let mut p = 0;
-        // SAFETY: p + 4 <= v.
-        unsafe {
-            while p + 4 <= v {
-                let e = F4::load(row.as_ptr().add(p)).sub(vl).exp();
-                e.mul(vg).store(row.as_mut_ptr().add(p));
-                p += 4;
-            }
-        }
-        while p < v {
-            row[p] = gs * crate::simd::exp(row[p] - lse);
-            p += 1;
-        }
+        // One exponential per logit: e^(z − max) stays in the row, and the gradient is that times
+        // gs / Σ (minus gs at the target).
+        let sum = exp_shifted_sum(row, m);
+        losses[i] = m + sum.ln() - z_target;
+        scale(row, gs / sum);
         row[target as usize] -= gs;
     }
     None

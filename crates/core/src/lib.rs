@@ -1,3 +1,4 @@
+#![cfg_attr(target_arch = "wasm32", feature(stdarch_wasm_atomic_wait))]
 //! Compute core of tinyllama-ts.
 //!
 //! Every tensor lives in this module's linear memory. TypeScript allocates regions once (parameters,
@@ -16,9 +17,11 @@ pub mod adamw;
 pub mod attention;
 pub mod cross_entropy;
 pub mod embedding;
+pub mod gemm;
 pub mod grad_norm;
 pub mod matmul;
 pub mod memory;
+pub mod pool;
 pub mod residual;
 pub mod rmsnorm;
 pub mod rope;
@@ -28,6 +31,13 @@ pub mod swiglu;
 mod testing;
 
 use memory::{slice, slice_i32, slice_mut};
+use pool::for_chunks;
+
+/// Elements per task of the element-wise ops (256 KiB of f32: long enough to dwarf a task's cost).
+const ELEMS: usize = 1 << 16;
+/// Rows per task of the row-wise ops (norms, the loss).
+const ROWS: usize = 32;
+const F32: usize = 4;
 
 /// The module's linear memory, so that TypeScript can view tensors as typed arrays. (Not named
 /// `memory`: that is the name of the memory's own export, and wasm export names must be unique.)
@@ -40,6 +50,15 @@ pub fn linear_memory() -> JsValue {
 #[wasm_bindgen]
 pub fn alloc(bytes: usize) -> usize {
     memory::alloc(bytes)
+}
+
+/// `bytes` zero bytes at `ptr` (a multiple of 4), split over the threads.
+#[wasm_bindgen]
+pub fn zero(ptr: usize, bytes: usize) {
+    for_chunks(bytes / F32, ELEMS, &|i0, i1| {
+        // SAFETY: see the crate's safety contract; tasks write disjoint ranges.
+        unsafe { std::ptr::write_bytes((ptr + i0 * F32) as *mut f32, 0, i1 - i0) }
+    });
 }
 
 /// Frees a region returned by [`alloc`] with the same size.
@@ -107,18 +126,20 @@ pub fn rmsnorm_forward(
     c: usize,
     eps: f32,
 ) {
-    // SAFETY: see the crate's safety contract.
-    unsafe {
-        rmsnorm::forward(
-            slice_mut(out, n * c),
-            slice_mut(rstd, n),
-            slice(x, n * c),
-            slice(weight, c),
-            n,
-            c,
-            eps,
-        )
-    }
+    for_chunks(n, ROWS, &|i0, i1| {
+        // SAFETY: see the crate's safety contract; tasks write disjoint rows.
+        unsafe {
+            rmsnorm::forward(
+                slice_mut(out + i0 * c * F32, (i1 - i0) * c),
+                slice_mut(rstd + i0 * F32, i1 - i0),
+                slice(x + i0 * c * F32, (i1 - i0) * c),
+                slice(weight, c),
+                i1 - i0,
+                c,
+                eps,
+            )
+        }
+    });
 }
 
 /// RMSNorm backward, accumulating into `dx` and `dweight`.
@@ -134,18 +155,30 @@ pub fn rmsnorm_backward(
     n: usize,
     c: usize,
 ) {
+    // Each chunk of rows sums its share of `dweight` apart; the shares are added in chunk order, so
+    // the result does not depend on the thread count.
+    let chunks = n.div_ceil(ROWS);
+    let mut shares = vec![0.0f32; chunks * c];
+    let shares_at = shares.as_mut_ptr() as usize;
+    for_chunks(n, ROWS, &|i0, i1| {
+        // SAFETY: see the crate's safety contract; tasks write disjoint rows and shares.
+        unsafe {
+            rmsnorm::backward(
+                slice_mut(dx + i0 * c * F32, (i1 - i0) * c),
+                slice_mut(shares_at + (i0 / ROWS) * c * F32, c),
+                slice(dout + i0 * c * F32, (i1 - i0) * c),
+                slice(x + i0 * c * F32, (i1 - i0) * c),
+                slice(weight, c),
+                slice(rstd + i0 * F32, i1 - i0),
+                i1 - i0,
+                c,
+            )
+        }
+    });
     // SAFETY: see the crate's safety contract.
-    unsafe {
-        rmsnorm::backward(
-            slice_mut(dx, n * c),
-            slice_mut(dweight, c),
-            slice(dout, n * c),
-            slice(x, n * c),
-            slice(weight, c),
-            slice(rstd, n),
-            n,
-            c,
-        )
+    let dweight = unsafe { slice_mut(dweight, c) };
+    for share in shares.chunks_exact(c) {
+        residual::accumulate(dweight, share);
     }
 }
 
@@ -216,13 +249,22 @@ pub fn rope_forward(
         base,
         pos_offset,
     };
-    // SAFETY: see the crate's safety contract; `out` and `x` are equal or disjoint.
-    unsafe {
-        if out != x {
-            std::ptr::copy_nonoverlapping(x as *const f32, out as *mut f32, s.size());
+    let row = rope::Shape { b: 1, ..s };
+    let bytes = row.size() * F32;
+    for_chunks(b, 1, &|r, _| {
+        // SAFETY: see the crate's safety contract; `out` and `x` are equal or disjoint, and tasks
+        // write disjoint batch rows.
+        unsafe {
+            if out != x {
+                std::ptr::copy_nonoverlapping(
+                    (x + r * bytes) as *const f32,
+                    (out + r * bytes) as *mut f32,
+                    row.size(),
+                );
+            }
+            rope::forward(slice_mut(out + r * bytes, row.size()), &row)
         }
-        rope::forward(slice_mut(out, s.size()), &s)
-    }
+    });
 }
 
 /// `dx += ropeᵀ(dout)`.
@@ -246,8 +288,18 @@ pub fn rope_backward(
         base,
         pos_offset,
     };
-    // SAFETY: see the crate's safety contract.
-    unsafe { rope::backward(slice_mut(dx, s.size()), slice(dout, s.size()), &s) }
+    let row = rope::Shape { b: 1, ..s };
+    let bytes = row.size() * F32;
+    for_chunks(b, 1, &|r, _| {
+        // SAFETY: see the crate's safety contract; tasks write disjoint batch rows.
+        unsafe {
+            rope::backward(
+                slice_mut(dx + r * bytes, row.size()),
+                slice(dout + r * bytes, row.size()),
+                &row,
+            )
+        }
+    });
 }
 
 /// Causal GQA attention forward (FlashAttention style), writing `out` and `lse`.
@@ -276,18 +328,22 @@ pub fn attention_forward(
         n_kv,
         head_dim,
     };
-    let lse_len = b * n_head * tq;
-    // SAFETY: see the crate's safety contract.
-    unsafe {
-        attention::forward(
-            slice_mut(out, s.q_len()),
-            slice_mut(lse, lse_len),
-            slice(q, s.q_len()),
-            slice(k, s.kv_size()),
-            slice(v, s.kv_size()),
-            &s,
-        )
-    }
+    // One task per batch row: its queries, keys, values and log-sum-exps are contiguous.
+    let row = attention::Shape { b: 1, ..s };
+    let (qb, kvb, lb) = (row.q_len() * F32, row.kv_size() * F32, n_head * tq * F32);
+    for_chunks(b, 1, &|r, _| {
+        // SAFETY: see the crate's safety contract; tasks write disjoint batch rows.
+        unsafe {
+            attention::forward(
+                slice_mut(out + r * qb, row.q_len()),
+                slice_mut(lse + r * lb, n_head * tq),
+                slice(q + r * qb, row.q_len()),
+                slice(k + r * kvb, row.kv_size()),
+                slice(v + r * kvb, row.kv_size()),
+                &row,
+            )
+        }
+    });
 }
 
 /// Causal GQA attention backward, accumulating into `dq`, `dk`, `dv`.
@@ -320,59 +376,91 @@ pub fn attention_backward(
         n_kv,
         head_dim,
     };
-    let (ql, kvl) = (s.q_len(), s.kv_size());
-    // SAFETY: see the crate's safety contract.
-    unsafe {
-        attention::backward(
-            slice_mut(dq, ql),
-            slice_mut(dk, kvl),
-            slice_mut(dv, kvl),
-            slice(dout, ql),
-            slice(q, ql),
-            slice(k, kvl),
-            slice(v, kvl),
-            slice(out, ql),
-            slice(lse, b * n_head * tq),
-            &s,
-        )
-    }
+    // One task per batch row, as the forward; each owns its rows of dq, dk and dv.
+    let row = attention::Shape { b: 1, ..s };
+    let (ql, kvl) = (row.q_len(), row.kv_size());
+    let (qb, kvb, lb) = (ql * F32, kvl * F32, n_head * tq * F32);
+    for_chunks(b, 1, &|r, _| {
+        let (qo, ko) = (r * qb, r * kvb);
+        // SAFETY: see the crate's safety contract; tasks write disjoint batch rows.
+        unsafe {
+            attention::backward(
+                slice_mut(dq + qo, ql),
+                slice_mut(dk + ko, kvl),
+                slice_mut(dv + ko, kvl),
+                slice(dout + qo, ql),
+                slice(q + qo, ql),
+                slice(k + ko, kvl),
+                slice(v + ko, kvl),
+                slice(out + qo, ql),
+                slice(lse + r * lb, n_head * tq),
+                &row,
+            )
+        }
+    });
 }
 
 /// `out = silu(gate) · up`.
 #[wasm_bindgen]
 pub fn swiglu_forward(out: usize, gate: usize, up: usize, n: usize) {
-    // SAFETY: see the crate's safety contract.
-    unsafe { swiglu::forward(slice_mut(out, n), slice(gate, n), slice(up, n), n) }
+    for_chunks(n, ELEMS, &|i0, i1| {
+        let (o, len) = (i0 * F32, i1 - i0);
+        // SAFETY: see the crate's safety contract; tasks write disjoint ranges.
+        unsafe {
+            swiglu::forward(
+                slice_mut(out + o, len),
+                slice(gate + o, len),
+                slice(up + o, len),
+                len,
+            )
+        }
+    });
 }
 
 /// SwiGLU backward, accumulating into `dgate` and `dup`.
 #[wasm_bindgen]
 pub fn swiglu_backward(dgate: usize, dup: usize, dout: usize, gate: usize, up: usize, n: usize) {
-    // SAFETY: see the crate's safety contract.
-    unsafe {
-        swiglu::backward(
-            slice_mut(dgate, n),
-            slice_mut(dup, n),
-            slice(dout, n),
-            slice(gate, n),
-            slice(up, n),
-            n,
-        )
-    }
+    for_chunks(n, ELEMS, &|i0, i1| {
+        let (o, len) = (i0 * F32, i1 - i0);
+        // SAFETY: see the crate's safety contract; tasks write disjoint ranges.
+        unsafe {
+            swiglu::backward(
+                slice_mut(dgate + o, len),
+                slice_mut(dup + o, len),
+                slice(dout + o, len),
+                slice(gate + o, len),
+                slice(up + o, len),
+                len,
+            )
+        }
+    });
 }
 
 /// `out = a + b`; `out` may equal `a` or `b`.
 #[wasm_bindgen]
 pub fn add(out: usize, a: usize, b: usize, n: usize) {
-    // SAFETY: see the crate's safety contract.
-    unsafe { residual::add(out as *mut f32, a as *const f32, b as *const f32, n) }
+    for_chunks(n, ELEMS, &|i0, i1| {
+        let o = i0 * F32;
+        // SAFETY: see the crate's safety contract; tasks write disjoint ranges.
+        unsafe {
+            residual::add(
+                (out + o) as *mut f32,
+                (a + o) as *const f32,
+                (b + o) as *const f32,
+                i1 - i0,
+            )
+        }
+    });
 }
 
 /// `dst += src`.
 #[wasm_bindgen]
 pub fn accumulate(dst: usize, src: usize, n: usize) {
-    // SAFETY: see the crate's safety contract.
-    unsafe { residual::accumulate(slice_mut(dst, n), slice(src, n)) }
+    for_chunks(n, ELEMS, &|i0, i1| {
+        let o = i0 * F32;
+        // SAFETY: see the crate's safety contract; tasks write disjoint ranges.
+        unsafe { residual::accumulate(slice_mut(dst + o, i1 - i0), slice(src + o, i1 - i0)) }
+    });
 }
 
 /// Cross-entropy losses of `n` rows of `v` logits, and (when `want_grad`) the scaled gradient written
@@ -387,31 +475,60 @@ pub fn cross_entropy(
     want_grad: bool,
     grad_scale: f32,
 ) -> i32 {
+    // Targets are checked first (nothing changes when one is out of range), then rows run in parallel.
     // SAFETY: see the crate's safety contract.
-    unsafe {
-        status(cross_entropy::forward_backward(
-            slice_mut(losses, n),
-            slice_mut(logits, n * v),
-            slice_i32(targets, n),
-            n,
-            v,
-            want_grad.then_some(grad_scale),
-        ))
+    let bad = unsafe { slice_i32(targets, n) }
+        .iter()
+        .position(|&t| t >= v as i32);
+    if bad.is_some() {
+        return status(bad);
     }
+    for_chunks(n, ROWS, &|i0, i1| {
+        // SAFETY: see the crate's safety contract; tasks write disjoint rows.
+        unsafe {
+            cross_entropy::forward_backward(
+                slice_mut(losses + i0 * F32, i1 - i0),
+                slice_mut(logits + i0 * v * F32, (i1 - i0) * v),
+                slice_i32(targets + i0 * F32, i1 - i0),
+                i1 - i0,
+                v,
+                want_grad.then_some(grad_scale),
+            );
+        }
+    });
+    -1
 }
 
 /// `out[0] += Σ x²` over `n` values.
 #[wasm_bindgen]
 pub fn sum_squares(out: usize, x: usize, n: usize) {
+    // Per-chunk sums in f64, added in chunk order (independent of the thread count).
+    let chunks = n.div_ceil(ELEMS);
+    let shares: Vec<std::sync::atomic::AtomicU64> =
+        (0..chunks).map(|_| Default::default()).collect();
+    for_chunks(n, ELEMS, &|i0, i1| {
+        // SAFETY: see the crate's safety contract.
+        let s = simd::sum_squares_f64(unsafe { slice(x + i0 * F32, i1 - i0) });
+        shares[i0 / ELEMS].store(s.to_bits(), std::sync::atomic::Ordering::Relaxed);
+    });
+    let total: f64 = shares
+        .iter()
+        .map(|s| f64::from_bits(s.load(std::sync::atomic::Ordering::Relaxed)))
+        .sum();
     // SAFETY: see the crate's safety contract; `out` is one value outside `x`.
-    unsafe { grad_norm::sum_squares(&mut slice_mut(out, 1)[0], slice(x, n)) }
+    let out = unsafe { &mut slice_mut(out, 1)[0] };
+    *out = (*out as f64 + total) as f32;
 }
 
 /// `x *= s[0]` over `n` values.
 #[wasm_bindgen]
 pub fn scale_by(x: usize, n: usize, s: usize) {
     // SAFETY: see the crate's safety contract; `s` lies outside `x`.
-    unsafe { grad_norm::scale_by(slice_mut(x, n), slice(s, 1)[0]) }
+    let s = unsafe { slice(s, 1)[0] };
+    for_chunks(n, ELEMS, &|i0, i1| {
+        // SAFETY: as above; tasks write disjoint ranges.
+        unsafe { grad_norm::scale_by(slice_mut(x + i0 * F32, i1 - i0), s) }
+    });
 }
 
 /// `s[0] = min(1, max_norm / (sqrt(norm_sq[0]) + 1e-6))`.
@@ -445,14 +562,45 @@ pub fn adamw(
         weight_decay,
         step,
     };
-    // SAFETY: see the crate's safety contract.
-    unsafe {
-        adamw::step(
-            slice_mut(p, n),
-            slice(g, n),
-            slice_mut(m, n),
-            slice_mut(v, n),
-            &h,
-        )
-    }
+    for_chunks(n, ELEMS, &|i0, i1| {
+        let (o, len) = (i0 * F32, i1 - i0);
+        // SAFETY: see the crate's safety contract; tasks write disjoint ranges.
+        unsafe {
+            adamw::step(
+                slice_mut(p + o, len),
+                slice(g + o, len),
+                slice_mut(m + o, len),
+                slice_mut(v + o, len),
+                &h,
+            )
+        }
+    });
+}
+
+// ---- threads ----
+
+/// The body of a worker thread (see `pool.rs`): returns after [`pool_shutdown`] (at once if one came
+/// after [`pool_epoch`] gave `epoch`). `slot` is the worker's index, 1 and up, distinct among the
+/// workers started in an epoch.
+#[wasm_bindgen]
+pub fn worker_loop(slot: usize, epoch: u32) {
+    pool::worker_loop(slot, epoch)
+}
+
+/// The epoch to pass to the workers started now.
+#[wasm_bindgen]
+pub fn pool_epoch() -> u32 {
+    pool::epoch()
+}
+
+/// Makes every running worker return from [`worker_loop`].
+#[wasm_bindgen]
+pub fn pool_shutdown() {
+    pool::shutdown()
+}
+
+/// Threads that jobs use now: the caller and the registered workers.
+#[wasm_bindgen]
+pub fn pool_threads() -> usize {
+    pool::threads()
 }

@@ -1,43 +1,40 @@
 //! The linear layer's matmul, `out = x · wᵀ` (weights in Hugging Face's `[out, in]` layout), and its
-//! backward.
+//! backward, all three products through [`gemm`](crate::gemm) with strides choosing the layout:
 //!
-//! Forward reads both operands along their contiguous rows: a 2×4 tile of dot products at a time, two
-//! rows of `x` against four rows of `w`, eight vector accumulators, so each loaded vector is used two or
-//! four times.
+//! - forward `out[n,m] = x[n,k] · w[m,k]ᵀ`: A = x, B = wᵀ (B(p, j) = w[j, p]);
+//! - `dx[n,k] += dout[n,m] · w[m,k]`: A = dout, B = w;
+//! - `dw[m,k] += dout[n,m]ᵀ · x[n,k]`: A = doutᵀ (A(j, i) = dout[i, j]), B = x.
 //!
-//! Both backward products have the form `C[r,:] += Σ_s A(r,s) · B[s,:]` with `B` read along its rows:
-//! `dx = dout · w` (A = dout, B = w) and `dw = doutᵀ · x` (A = doutᵀ, read through strides, B = x). One
-//! blocked kernel, [`accumulate_products`], serves both: a block of `S_BLOCK` rows of `B`, sixteen
-//! columns wide, stays in L1 while every row of `C` passes over it.
+//! A forward over a handful of rows (decoding one token at a time) would pack all of `w` to use it
+//! once, so rows below [`FEW_ROWS`] take dot products over the rows of `x` and `w` as they lie, split
+//! over the threads by columns of `out`.
 
+use crate::gemm::{gemm, Mat};
+use crate::pool;
 use crate::simd::{dot, F4};
+
+/// Below this many rows the forward runs as dot products (see the module notes).
+const FEW_ROWS: usize = 4;
 
 /// `out[n,m] = x[n,k] · w[m,k]ᵀ`, overwriting `out`.
 pub fn forward(out: &mut [f32], x: &[f32], w: &[f32], n: usize, k: usize, m: usize) {
     assert!(out.len() >= n * m && x.len() >= n * k && w.len() >= m * k);
-    let mut i = 0;
-    while i + 2 <= n {
-        let mut j = 0;
-        while j + 4 <= m {
-            let d = dot_2x4(x, w, i, j, k);
-            for (r, row) in d.iter().enumerate() {
-                out[(i + r) * m + j..(i + r) * m + j + 4].copy_from_slice(row);
-            }
-            j += 4;
-        }
-        while j < m {
-            out[i * m + j] = dot(&x[i * k..(i + 1) * k], &w[j * k..(j + 1) * k]);
-            out[(i + 1) * m + j] = dot(&x[(i + 1) * k..(i + 2) * k], &w[j * k..(j + 1) * k]);
-            j += 1;
-        }
-        i += 2;
+    if n < FEW_ROWS {
+        few_rows(out, x, w, n, k, m);
+        return;
     }
-    while i < n {
-        for j in 0..m {
-            out[i * m + j] = dot(&x[i * k..(i + 1) * k], &w[j * k..(j + 1) * k]);
-        }
-        i += 1;
-    }
+    let a = Mat {
+        ptr: x.as_ptr(),
+        rs: k,
+        cs: 1,
+    };
+    let b = Mat {
+        ptr: w.as_ptr(),
+        rs: 1,
+        cs: k,
+    };
+    // SAFETY: the asserts bound every operand; `out` is a distinct mutable slice.
+    unsafe { gemm(n, m, k, a, b, out.as_mut_ptr(), m, false) }
 }
 
 /// `dx[n,k] += dout[n,m] · w[m,k]` and `dw[m,k] += dout[n,m]ᵀ · x[n,k]`; either may be skipped.
@@ -54,184 +51,86 @@ pub fn backward(
 ) {
     assert!(dout.len() >= n * m && x.len() >= n * k && w.len() >= m * k);
     if let Some(dx) = dx {
-        // dx[i,:] += Σ_j dout[i,j] · w[j,:]
-        accumulate_products(dx, dout, m, 1, w, n, m, k);
+        assert!(dx.len() >= n * k);
+        let a = Mat {
+            ptr: dout.as_ptr(),
+            rs: m,
+            cs: 1,
+        };
+        let b = Mat {
+            ptr: w.as_ptr(),
+            rs: k,
+            cs: 1,
+        };
+        // SAFETY: as in `forward`.
+        unsafe { gemm(n, k, m, a, b, dx.as_mut_ptr(), k, true) }
     }
     if let Some(dw) = dw {
-        // dw[j,:] += Σ_i dout[i,j] · x[i,:]
-        accumulate_products(dw, dout, 1, m, x, m, n, k);
+        assert!(dw.len() >= m * k);
+        let a = Mat {
+            ptr: dout.as_ptr(),
+            rs: 1,
+            cs: m,
+        };
+        let b = Mat {
+            ptr: x.as_ptr(),
+            rs: k,
+            cs: 1,
+        };
+        // SAFETY: as in `forward`.
+        unsafe { gemm(m, k, n, a, b, dw.as_mut_ptr(), k, true) }
     }
 }
 
-/// Rows of `B` per block: 128 rows × 16 columns × 4 bytes = 8 KiB of `B` kept in L1.
-const S_BLOCK: usize = 128;
+/// Columns of `out` per task of the few-rows forward.
+const FEW_ROWS_COLS: usize = 64;
 
-/// `c[r, 0..k] += Σ_{s < inner} a[r·a_row + s·a_col] · b[s, 0..k]` for `r < rows`.
-#[allow(clippy::too_many_arguments)]
-pub fn accumulate_products(
-    c: &mut [f32],
-    a: &[f32],
-    a_row: usize,
-    a_col: usize,
-    b: &[f32],
-    rows: usize,
-    inner: usize,
-    k: usize,
-) {
-    if rows == 0 || inner == 0 || k == 0 {
-        return;
-    }
-    assert!(c.len() >= rows * k && b.len() >= inner * k);
-    assert!(a.len() > (rows - 1) * a_row + (inner - 1) * a_col);
-    let (pc, pa, pb) = (c.as_mut_ptr(), a.as_ptr(), b.as_ptr());
-    let mut s0 = 0;
-    while s0 < inner {
-        let len = S_BLOCK.min(inner - s0);
-        // SAFETY: every tile below stays inside rows × k of `c`, rows × [s0, s0+len) of `a` and
-        // [s0, s0+len) × k of `b`, which the asserts above bound.
-        unsafe {
-            let a_blk = pa.add(s0 * a_col);
-            let b_blk = pb.add(s0 * k);
-            let mut col = 0;
-            while col + 16 <= k {
-                tile_rows::<4>(
-                    pc.add(col),
-                    a_blk,
-                    a_row,
-                    a_col,
-                    b_blk.add(col),
-                    rows,
-                    len,
-                    k,
-                );
-                col += 16;
+/// The forward for `n < FEW_ROWS` rows: each output a dot product, four columns at a time.
+fn few_rows(out: &mut [f32], x: &[f32], w: &[f32], n: usize, k: usize, m: usize) {
+    let out_addr = out.as_mut_ptr() as usize;
+    pool::for_each(m.div_ceil(FEW_ROWS_COLS), &|t| {
+        let (j0, j1) = (t * FEW_ROWS_COLS, ((t + 1) * FEW_ROWS_COLS).min(m));
+        for i in 0..n {
+            // SAFETY: task `t` writes only columns j0..j1 of each row.
+            let row =
+                unsafe { std::slice::from_raw_parts_mut((out_addr as *mut f32).add(i * m), m) };
+            let xi = &x[i * k..(i + 1) * k];
+            let mut j = j0;
+            while j + 4 <= j1 {
+                let d = dot_1x4(xi, w, j, k);
+                row[j..j + 4].copy_from_slice(&d);
+                j += 4;
             }
-            while col + 4 <= k {
-                tile_rows::<1>(
-                    pc.add(col),
-                    a_blk,
-                    a_row,
-                    a_col,
-                    b_blk.add(col),
-                    rows,
-                    len,
-                    k,
-                );
-                col += 4;
-            }
-            while col < k {
-                for r in 0..rows {
-                    let mut acc = 0.0f32;
-                    for s in 0..len {
-                        acc += *a_blk.add(r * a_row + s * a_col) * *b_blk.add(s * k + col);
-                    }
-                    *pc.add(r * k + col) += acc;
-                }
-                col += 1;
+            while j < j1 {
+                row[j] = dot(xi, &w[j * k..(j + 1) * k]);
+                j += 1;
             }
         }
-        s0 += len;
-    }
+    });
 }
 
-/// All rows of one column strip `4·V` wide, two rows at a time.
-///
-/// # Safety
-/// As [`accumulate_products`]: the strip must lie inside `c` and `b`.
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-unsafe fn tile_rows<const V: usize>(
-    c: *mut f32,
-    a: *const f32,
-    a_row: usize,
-    a_col: usize,
-    b: *const f32,
-    rows: usize,
-    len: usize,
-    k: usize,
-) {
-    let mut r = 0;
-    while r + 2 <= rows {
-        tile::<2, V>(c.add(r * k), k, a.add(r * a_row), a_row, a_col, b, k, len);
-        r += 2;
-    }
-    if r < rows {
-        tile::<1, V>(c.add(r * k), k, a.add(r * a_row), a_row, a_col, b, k, len);
-    }
-}
-
-/// The micro-kernel: an `R × 4V` tile of `c` held in `R·V` vector accumulators over `len` steps.
-///
-/// # Safety
-/// `c` must address `R` rows of `4V` values (row stride `ldc`), `b` `len` rows of `4V` (stride `ldb`).
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-unsafe fn tile<const R: usize, const V: usize>(
-    c: *mut f32,
-    ldc: usize,
-    a: *const f32,
-    a_row: usize,
-    a_col: usize,
-    b: *const f32,
-    ldb: usize,
-    len: usize,
-) {
-    let mut acc = [[F4::splat(0.0); V]; R];
-    for s in 0..len {
-        let mut bv = [F4::splat(0.0); V];
-        for (v, bv) in bv.iter_mut().enumerate() {
-            *bv = F4::load(b.add(s * ldb + 4 * v));
-        }
-        for (r, acc) in acc.iter_mut().enumerate() {
-            let av = F4::splat(*a.add(r * a_row + s * a_col));
-            for v in 0..V {
-                acc[v] = acc[v].add(av.mul(bv[v]));
-            }
-        }
-    }
-    for (r, acc) in acc.iter().enumerate() {
-        for (v, acc) in acc.iter().enumerate() {
-            let p = c.add(r * ldc + 4 * v);
-            F4::load(p).add(*acc).store(p);
-        }
-    }
-}
-
-/// Two rows of `x` against four rows of `w`: eight dot products sharing their loads.
-fn dot_2x4(x: &[f32], w: &[f32], i: usize, j: usize, k: usize) -> [[f32; 4]; 2] {
-    let x0 = &x[i * k..(i + 1) * k];
-    let x1 = &x[(i + 1) * k..(i + 2) * k];
-    let wr = [
-        &w[j * k..(j + 1) * k],
-        &w[(j + 1) * k..(j + 2) * k],
-        &w[(j + 2) * k..(j + 3) * k],
-        &w[(j + 3) * k..(j + 4) * k],
-    ];
-    let mut acc = [[F4::splat(0.0); 4]; 2];
+/// One row of `x` against four rows of `w`: four dot products sharing the loads of `x`.
+fn dot_1x4(x: &[f32], w: &[f32], j: usize, k: usize) -> [f32; 4] {
+    let wr = [0, 1, 2, 3].map(|c| &w[(j + c) * k..(j + c + 1) * k]);
+    let mut acc = [F4::splat(0.0); 4];
     let mut p = 0;
     while p + 4 <= k {
         // SAFETY: p + 4 <= k bounds every row slice read.
         unsafe {
-            let a0 = F4::load(x0.as_ptr().add(p));
-            let a1 = F4::load(x1.as_ptr().add(p));
+            let a = F4::load(x.as_ptr().add(p));
             for c in 0..4 {
-                let b = F4::load(wr[c].as_ptr().add(p));
-                acc[0][c] = acc[0][c].add(a0.mul(b));
-                acc[1][c] = acc[1][c].add(a1.mul(b));
+                acc[c] = a.mul_add(F4::load(wr[c].as_ptr().add(p)), acc[c]);
             }
         }
         p += 4;
     }
-    let mut out = [[0.0f32; 4]; 2];
+    let mut out = [0.0f32; 4];
     for c in 0..4 {
-        let mut s0 = acc[0][c].hsum();
-        let mut s1 = acc[1][c].hsum();
+        let mut s = acc[c].hsum();
         for q in p..k {
-            s0 += x0[q] * wr[c][q];
-            s1 += x1[q] * wr[c][q];
+            s += x[q] * wr[c][q];
         }
-        out[0][c] = s0;
-        out[1][c] = s1;
+        out[c] = s;
     }
     out
 }
@@ -255,7 +154,13 @@ mod tests {
 
     #[test]
     fn forward_and_backward_match_f64_loops_on_odd_shapes() {
-        for &(n, k, m) in &[(1, 1, 1), (3, 5, 7), (129, 67, 45), (2, 300, 33)] {
+        for &(n, k, m) in &[
+            (1, 1, 1),
+            (3, 5, 7),
+            (129, 67, 45),
+            (2, 300, 33),
+            (70, 260, 90),
+        ] {
             let x = rand_vec(n * k, 1);
             let w = rand_vec(m * k, 2);
             let dout = rand_vec(n * m, 3);

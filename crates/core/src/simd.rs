@@ -37,9 +37,30 @@ impl F4 {
     pub unsafe fn store(self, p: *mut f32) {
         v128_store(p as *mut v128, self.0)
     }
+    /// `v128.load32_splat`: one value from memory in all four lanes.
+    ///
+    /// # Safety
+    /// `p` must be readable.
+    #[inline(always)]
+    pub unsafe fn load_splat(p: *const f32) -> F4 {
+        F4(v128_load32_splat(p as *const u32))
+    }
     #[inline(always)]
     pub fn add(self, o: F4) -> F4 {
         F4(f32x4_add(self.0, o.0))
+    }
+    /// `self·a + b`, one rounding where the engine fuses it (relaxed SIMD's `f32x4.relaxed_madd`: an
+    /// FMA on x86-64 with FMA3 and on ARM), two roundings otherwise.
+    #[cfg(target_feature = "relaxed-simd")]
+    #[inline(always)]
+    pub fn mul_add(self, a: F4, b: F4) -> F4 {
+        F4(f32x4_relaxed_madd(self.0, a.0, b.0))
+    }
+    /// `self·a + b` (this build has no relaxed SIMD: two roundings).
+    #[cfg(not(target_feature = "relaxed-simd"))]
+    #[inline(always)]
+    pub fn mul_add(self, a: F4, b: F4) -> F4 {
+        F4(f32x4_add(f32x4_mul(self.0, a.0), b.0))
     }
     #[inline(always)]
     pub fn sub(self, o: F4) -> F4 {
@@ -91,6 +112,20 @@ impl F4 {
             .max(f32x4_extract_lane::<1>(self.0))
             .max(f32x4_extract_lane::<2>(self.0).max(f32x4_extract_lane::<3>(self.0)))
     }
+    /// The 4×4 transpose of four rows.
+    #[inline(always)]
+    pub fn transpose4(r: [F4; 4]) -> [F4; 4] {
+        let t0 = i32x4_shuffle::<0, 4, 1, 5>(r[0].0, r[1].0); // a0 b0 a1 b1
+        let t1 = i32x4_shuffle::<2, 6, 3, 7>(r[0].0, r[1].0); // a2 b2 a3 b3
+        let t2 = i32x4_shuffle::<0, 4, 1, 5>(r[2].0, r[3].0); // c0 d0 c1 d1
+        let t3 = i32x4_shuffle::<2, 6, 3, 7>(r[2].0, r[3].0); // c2 d2 c3 d3
+        [
+            F4(i64x2_shuffle::<0, 2>(t0, t2)),
+            F4(i64x2_shuffle::<1, 3>(t0, t2)),
+            F4(i64x2_shuffle::<0, 2>(t1, t3)),
+            F4(i64x2_shuffle::<1, 3>(t1, t3)),
+        ]
+    }
     /// The lanes widened to f64 and squared, summed in pairs: `[x0² + x2², x1² + x3²]`.
     #[inline(always)]
     pub fn sq_f64(self) -> [f64; 2] {
@@ -131,8 +166,17 @@ impl F4 {
             *p.add(i) = *v;
         }
     }
+    /// # Safety
+    /// `p` must be readable.
+    pub unsafe fn load_splat(p: *const f32) -> F4 {
+        F4([*p; 4])
+    }
     pub fn add(self, o: F4) -> F4 {
         self.map2(o, |a, b| a + b)
+    }
+    /// `self·a + b` with two roundings (one of the results relaxed SIMD allows).
+    pub fn mul_add(self, a: F4, b: F4) -> F4 {
+        self.mul(a).add(b)
     }
     pub fn sub(self, o: F4) -> F4 {
         self.map2(o, |a, b| a - b)
@@ -168,6 +212,9 @@ impl F4 {
     }
     pub fn hmax(self) -> f32 {
         self.0[0].max(self.0[1]).max(self.0[2].max(self.0[3]))
+    }
+    pub fn transpose4(r: [F4; 4]) -> [F4; 4] {
+        [0, 1, 2, 3].map(|c| F4([r[0].0[c], r[1].0[c], r[2].0[c], r[3].0[c]]))
     }
     pub fn sq_f64(self) -> [f64; 2] {
         let w = self.0.map(|x| x as f64);

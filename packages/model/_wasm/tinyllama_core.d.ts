@@ -74,6 +74,21 @@ export function matmul_backward(dx: number, want_dx: boolean, dw: number, want_d
 export function matmul_forward(out: number, x: number, w: number, n: number, k: number, m: number): void;
 
 /**
+ * The epoch to pass to the workers started now.
+ */
+export function pool_epoch(): number;
+
+/**
+ * Makes every running worker return from [`worker_loop`].
+ */
+export function pool_shutdown(): void;
+
+/**
+ * Threads that jobs use now: the caller and the registered workers.
+ */
+export function pool_threads(): number;
+
+/**
  * RMSNorm backward, accumulating into `dx` and `dweight`.
  */
 export function rmsnorm_backward(dx: number, dweight: number, dout: number, x: number, weight: number, rstd: number, n: number, c: number): void;
@@ -112,3 +127,75 @@ export function swiglu_backward(dgate: number, dup: number, dout: number, gate: 
  * `out = silu(gate) · up`.
  */
 export function swiglu_forward(out: number, gate: number, up: number, n: number): void;
+
+/**
+ * The body of a worker thread (see `pool.rs`): returns after [`pool_shutdown`] (at once if one came
+ * after [`pool_epoch`] gave `epoch`). `slot` is the worker's index, 1 and up, distinct among the
+ * workers started in an epoch.
+ */
+export function worker_loop(slot: number, epoch: number): void;
+
+/**
+ * `bytes` zero bytes at `ptr` (a multiple of 4), split over the threads.
+ */
+export function zero(ptr: number, bytes: number): void;
+
+export type InitInput = RequestInfo | URL | Response | BufferSource | WebAssembly.Module;
+
+export interface InitOutput {
+    readonly accumulate: (a: number, b: number, c: number) => void;
+    readonly adamw: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number, i: number, j: number, k: number) => void;
+    readonly add: (a: number, b: number, c: number, d: number) => void;
+    readonly alloc: (a: number) => number;
+    readonly attention_backward: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number, i: number, j: number, k: number, l: number, m: number, n: number, o: number, p: number) => void;
+    readonly attention_forward: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number, i: number, j: number, k: number, l: number) => void;
+    readonly clip_factor: (a: number, b: number, c: number) => void;
+    readonly cross_entropy: (a: number, b: number, c: number, d: number, e: number, f: number, g: number) => number;
+    readonly embedding_backward: (a: number, b: number, c: number, d: number, e: number, f: number) => number;
+    readonly embedding_forward: (a: number, b: number, c: number, d: number, e: number, f: number) => number;
+    readonly free: (a: number, b: number) => void;
+    readonly linear_memory: () => any;
+    readonly matmul_backward: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number, i: number, j: number) => void;
+    readonly matmul_forward: (a: number, b: number, c: number, d: number, e: number, f: number) => void;
+    readonly pool_epoch: () => number;
+    readonly pool_shutdown: () => void;
+    readonly pool_threads: () => number;
+    readonly rmsnorm_backward: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number) => void;
+    readonly rmsnorm_forward: (a: number, b: number, c: number, d: number, e: number, f: number, g: number) => void;
+    readonly rope_backward: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number) => void;
+    readonly rope_forward: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number) => void;
+    readonly scale_by: (a: number, b: number, c: number) => void;
+    readonly sum_squares: (a: number, b: number, c: number) => void;
+    readonly swiglu_backward: (a: number, b: number, c: number, d: number, e: number, f: number) => void;
+    readonly swiglu_forward: (a: number, b: number, c: number, d: number) => void;
+    readonly worker_loop: (a: number, b: number) => void;
+    readonly zero: (a: number, b: number) => void;
+    readonly memory: WebAssembly.Memory;
+    readonly __wbindgen_externrefs: WebAssembly.Table;
+    readonly __wbindgen_thread_destroy: (a?: number, b?: number, c?: number) => void;
+    readonly __wbindgen_start: (a: number) => void;
+}
+
+export type SyncInitInput = BufferSource | WebAssembly.Module;
+
+/**
+ * Instantiates the given `module`, which can either be bytes or
+ * a precompiled `WebAssembly.Module`.
+ *
+ * @param {{ module: SyncInitInput, memory?: WebAssembly.Memory, thread_stack_size?: number }} module - Passing `SyncInitInput` directly is deprecated.
+ * @param {WebAssembly.Memory} memory - Deprecated.
+ *
+ * @returns {InitOutput}
+ */
+export function initSync(module: { module: SyncInitInput, memory?: WebAssembly.Memory, thread_stack_size?: number } | SyncInitInput, memory?: WebAssembly.Memory): InitOutput;
+
+/**
+ * If `module_or_path` is {RequestInfo} or {URL}, makes a request and
+ * for everything else, calls `WebAssembly.instantiate` directly.
+ *
+ * @param {{ module_or_path: InitInput | Promise<InitInput>, memory?: WebAssembly.Memory, thread_stack_size?: number }} module_or_path - Passing `InitInput` directly is deprecated.
+ * @param {WebAssembly.Memory} memory - Deprecated.
+ *
+ * @returns {Promise<InitOutput>}
+ */
+export default function __wbg_init (module_or_path?: { module_or_path: InitInput | Promise<InitInput>, memory?: WebAssembly.Memory, thread_stack_size?: number } | InitInput | Promise<InitInput>, memory?: WebAssembly.Memory): Promise<InitOutput>;

@@ -198,6 +198,31 @@ export function matmul_forward(out, x, w, n, k, m) {
 }
 
 /**
+ * The epoch to pass to the workers started now.
+ * @returns {number}
+ */
+export function pool_epoch() {
+    const ret = wasm.pool_epoch();
+    return ret >>> 0;
+}
+
+/**
+ * Makes every running worker return from [`worker_loop`].
+ */
+export function pool_shutdown() {
+    wasm.pool_shutdown();
+}
+
+/**
+ * Threads that jobs use now: the caller and the registered workers.
+ * @returns {number}
+ */
+export function pool_threads() {
+    const ret = wasm.pool_threads();
+    return ret >>> 0;
+}
+
+/**
  * RMSNorm backward, accumulating into `dx` and `dweight`.
  * @param {number} dx
  * @param {number} dweight
@@ -299,7 +324,27 @@ export function swiglu_backward(dgate, dup, dout, gate, up, n) {
 export function swiglu_forward(out, gate, up, n) {
     wasm.swiglu_forward(out, gate, up, n);
 }
-function __wbg_get_imports() {
+
+/**
+ * The body of a worker thread (see `pool.rs`): returns after [`pool_shutdown`] (at once if one came
+ * after [`pool_epoch`] gave `epoch`). `slot` is the worker's index, 1 and up, distinct among the
+ * workers started in an epoch.
+ * @param {number} slot
+ * @param {number} epoch
+ */
+export function worker_loop(slot, epoch) {
+    wasm.worker_loop(slot, epoch);
+}
+
+/**
+ * `bytes` zero bytes at `ptr` (a multiple of 4), split over the threads.
+ * @param {number} ptr
+ * @param {number} bytes
+ */
+export function zero(ptr, bytes) {
+    wasm.zero(ptr, bytes);
+}
+function __wbg_get_imports(memory) {
     const import0 = {
         __proto__: null,
         __wbg___wbindgen_memory_17a1178bc3328ea3: function() {
@@ -314,6 +359,7 @@ function __wbg_get_imports() {
             table.set(1026, true);
             table.set(1027, false);
         },
+        memory: memory || new WebAssembly.Memory({initial:18,maximum:65536,shared:true}),
     };
     return {
         __proto__: null,
@@ -321,8 +367,110 @@ function __wbg_get_imports() {
     };
 }
 
-const wasmUrl = new URL('tinyllama_core_bg.wasm', import.meta.url);
-const wasmInstantiated = await WebAssembly.instantiateStreaming(fetch(wasmUrl), __wbg_get_imports());
-const wasmInstance = wasmInstantiated.instance;
-const wasm = wasmInstance.exports;
-wasm.__wbindgen_start();
+let wasmModule, wasmInstance, wasm;
+function __wbg_finalize_init(instance, module, thread_stack_size) {
+    wasmInstance = instance;
+    wasm = instance.exports;
+    wasmModule = module;
+    if (typeof thread_stack_size !== 'undefined' && (typeof thread_stack_size !== 'number' || thread_stack_size === 0 || thread_stack_size % 65536 !== 0)) {
+        throw new Error('invalid stack size');
+    }
+
+    wasm.__wbindgen_start(thread_stack_size);
+    return wasm;
+}
+
+async function __wbg_load(module, imports) {
+    if (typeof Response === 'function' && module instanceof Response) {
+        if (!module.ok) {
+            throw new Error(`failed to fetch Wasm: ${module.status} ${module.statusText} fetching '${module.url}'`);
+        }
+
+        if (typeof WebAssembly.instantiateStreaming === 'function') {
+            try {
+                return await WebAssembly.instantiateStreaming(module, imports);
+            } catch (e) {
+                const validResponse = expectedResponseType(module.type);
+
+                if (validResponse && module.headers.get('Content-Type') !== 'application/wasm') {
+                    console.warn("`WebAssembly.instantiateStreaming` failed because your server does not serve Wasm with `application/wasm` MIME type. Falling back to `WebAssembly.instantiate` which is slower. Original error:\n", e);
+
+                } else { throw e; }
+            }
+        }
+
+        const bytes = await module.arrayBuffer();
+        return await WebAssembly.instantiate(bytes, imports);
+    } else {
+        const instance = await WebAssembly.instantiate(module, imports);
+
+        if (instance instanceof WebAssembly.Instance) {
+            return { instance, module };
+        } else {
+            return instance;
+        }
+    }
+
+    function expectedResponseType(type) {
+        switch (type) {
+            case 'basic': case 'cors': case 'default': return true;
+        }
+        return false;
+    }
+}
+
+function initSync(module, memory) {
+    if (wasm !== undefined) return wasm;
+
+    let thread_stack_size
+    if (module !== undefined) {
+        if (Object.getPrototypeOf(module) === Object.prototype) {
+            ({module, memory, thread_stack_size} = module)
+        } else {
+            console.warn('using deprecated parameters for `initSync()`; pass a single object instead')
+        }
+    }
+
+    const imports = __wbg_get_imports(memory);
+    if (!(module instanceof WebAssembly.Module)) {
+        module = new WebAssembly.Module(module);
+    }
+    const instance = new WebAssembly.Instance(module, imports);
+    return __wbg_finalize_init(instance, module, thread_stack_size);
+}
+
+let __wbg_init_promise;
+async function __wbg_init(module_or_path, memory) {
+    if (wasm !== undefined) return wasm;
+    if (__wbg_init_promise === undefined) {
+        __wbg_init_promise = __wbg_init_once(module_or_path, memory);
+        __wbg_init_promise.catch(() => { __wbg_init_promise = undefined; });
+    }
+    return __wbg_init_promise;
+}
+
+async function __wbg_init_once(module_or_path, memory) {
+    let thread_stack_size
+    if (module_or_path !== undefined) {
+        if (Object.getPrototypeOf(module_or_path) === Object.prototype) {
+            ({module_or_path, memory, thread_stack_size} = module_or_path)
+        } else {
+            console.warn('using deprecated parameters for the initialization function; pass a single object instead')
+        }
+    }
+
+    if (module_or_path === undefined) {
+        module_or_path = new URL('tinyllama_core_bg.wasm', import.meta.url);
+    }
+    const imports = __wbg_get_imports(memory);
+
+    if (typeof module_or_path === 'string' || (typeof Request === 'function' && module_or_path instanceof Request) || (typeof URL === 'function' && module_or_path instanceof URL)) {
+        module_or_path = fetch(module_or_path);
+    }
+
+    const { instance, module } = await __wbg_load(await module_or_path, imports);
+
+    return __wbg_finalize_init(instance, module, thread_stack_size);
+}
+
+export { initSync, __wbg_init as default };

@@ -1,6 +1,5 @@
 /* tslint:disable */
 /* eslint-disable */
-export const memory: WebAssembly.Memory;
 export const accumulate: (a: number, b: number, c: number) => void;
 export const adamw: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number, i: number, j: number, k: number) => void;
 export const add: (a: number, b: number, c: number, d: number) => void;
@@ -15,6 +14,9 @@ export const free: (a: number, b: number) => void;
 export const linear_memory: () => any;
 export const matmul_backward: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number, i: number, j: number) => void;
 export const matmul_forward: (a: number, b: number, c: number, d: number, e: number, f: number) => void;
+export const pool_epoch: () => number;
+export const pool_shutdown: () => void;
+export const pool_threads: () => number;
 export const rmsnorm_backward: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number) => void;
 export const rmsnorm_forward: (a: number, b: number, c: number, d: number, e: number, f: number, g: number) => void;
 export const rope_backward: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number) => void;
@@ -23,5 +25,9 @@ export const scale_by: (a: number, b: number, c: number) => void;
 export const sum_squares: (a: number, b: number, c: number) => void;
 export const swiglu_backward: (a: number, b: number, c: number, d: number, e: number, f: number) => void;
 export const swiglu_forward: (a: number, b: number, c: number, d: number) => void;
+export const worker_loop: (a: number, b: number) => void;
+export const zero: (a: number, b: number) => void;
+export const memory: WebAssembly.Memory;
 export const __wbindgen_externrefs: WebAssembly.Table;
-export const __wbindgen_start: () => void;
+export const __wbindgen_thread_destroy: (a?: number, b?: number, c?: number) => void;
+export const __wbindgen_start: (a: number) => void;

@@ -65,7 +65,7 @@ export interface MemoryLimits {
  *   maxBindingBytes: 1 << 27,
  *   alignBytes: 256,
  * });
- * const [a, b] = mem.alloc([1000, 24], "f32");
+ * const [a, b] = mem.alloc([1000, 24], "f32", "example");
  * ```
  */
 export class GpuMemory {

@@ -1,0 +1,16 @@
+/**
+ * A worker thread of the compute core (see `_wasm_runtime.ts`): instantiates the module over the shared
+ * memory it is sent (wasm-bindgen gives this instance its own stack and TLS), takes part in every job
+ * until the pool shuts down, frees its stack, and ends (nothing else keeps its event loop alive).
+ *
+ * @module
+ */
+import { parentPort } from "node:worker_threads";
+import { initSync, worker_loop } from "./_wasm/tinyllama_core.js";
+import type { WorkerStart } from "./_wasm_runtime.ts";
+
+parentPort!.once("message", (start: WorkerStart) => {
+  const exports = initSync({ module: start.module, memory: start.memory });
+  worker_loop(start.slot, start.epoch);
+  exports.__wbindgen_thread_destroy();
+});
