@@ -1,11 +1,17 @@
 // Worker entry of prepare: loads the tokenizer once, then tokenizes the batches it is sent.
-/// <reference lib="deno.worker" />
 import type { DedupMode } from "./dedup.ts";
 import { tokenizeBatch, type TokenizerLike, type TokenizerModule } from "./_tokenize_batch.ts";
 
 export type WorkerRequest =
   | { type: "init"; tokenizerModule: string; tokenizerPath: string; dedup: DedupMode }
   | { type: "batch"; id: number; texts: string[] };
+
+/** The worker's global scope, typed here because JSR packages may not pull in the `deno.worker` lib. */
+interface WorkerScope {
+  onmessage: ((e: MessageEvent<WorkerRequest>) => void) | null;
+  postMessage(message: unknown, options?: { transfer?: Transferable[] }): void;
+}
+const self = globalThis as unknown as WorkerScope;
 
 let tokenizer: TokenizerLike | undefined;
 let dedup: DedupMode = "none";
