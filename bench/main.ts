@@ -121,8 +121,8 @@ await runMain(async () => {
     }
     printCpuTable(result.cpu as Json | undefined, result.torch as Json | null);
   }
-  if (result.tokenizer) console.log(`tokenizer: ${JSON.stringify(result.tokenizer)}`);
-  if (result.data) console.log(`data: ${JSON.stringify(result.data)}`);
+  if (result.tokenizer) printTokenizer(result.tokenizer as Json);
+  if (result.data) printData(result.data as Json);
 
   if (values.json) {
     await writeFileAtomic(values.json, new TextEncoder().encode(JSON.stringify(result, null, 2) + "\n"));
@@ -153,4 +153,22 @@ function printCpuTable(ours: Json | undefined, torch: Json | null): void {
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i])).join("  "));
+}
+
+function printTokenizer(t: Json): void {
+  const encode = (t.encode ?? []) as Json[];
+  const ours = encode.find((e) => String(e.name).trim() === "ours tokenizer.model, cold cache");
+  const theirs = encode.find((e) => String(e.name).trim().startsWith("llama-tokenizer-js"));
+  console.log(
+    `tokenizer encode (Llama 2, one core): ours ${fmt(Number(ours?.tokens_per_second) / 1e6, 2)}M tok/s ` +
+      `(${fmt(ours?.megabytes_per_second)} MB/s), llama-tokenizer-js ` +
+      `${fmt(Number(theirs?.tokens_per_second) / 1e6, 2)}M tok/s, ratio ` +
+      `${fmt(ratio(ours?.tokens_per_second, theirs?.tokens_per_second))}x`,
+  );
+}
+
+function printData(d: Json): void {
+  for (const r of (d.results ?? []) as Json[]) {
+    console.log(`prepare (${r.tokenizer}, ${r.workers} worker(s)): ${fmt(r.mb_per_s, 2)} MB/s of text`);
+  }
 }
