@@ -68,9 +68,13 @@ function parseArgs(args: string[]): Options {
   return o;
 }
 
-/** Best wall time (seconds) of `reps` runs after one warm-up. */
+/**
+ * Best wall time (seconds) of `reps` runs after a second of warm-up (V8 starts wasm in its baseline
+ * compiler and moves hot functions to the optimizing one after some use, in each worker too).
+ */
 function best(fn: () => void, reps: number): number {
-  fn();
+  const warm = performance.now() + 1000;
+  for (let i = 0; i < 5 || performance.now() < warm; i++) fn();
   let b = Infinity;
   for (let i = 0; i < reps; i++) {
     const t0 = performance.now();

@@ -10,7 +10,11 @@
  *
  * Workers are `node:worker_threads` workers, `unref`'d: unlike web workers, they never keep the
  * process alive, so a tool that ends without `destroy()` still exits. They start with the first
- * backend that asks for them and stop when the last one is destroyed.
+ * backend that asks for them and then live as long as this isolate, asleep (`memory.atomic.wait32`)
+ * between jobs. (An earlier version stopped them when the last backend was destroyed; one of four full
+ * `deno test` runs then aborted with heap corruption after every test had passed, most likely a worker
+ * winding down while its test file's isolate was torn down. Sleeping workers have not done that in
+ * three runs since.)
  *
  * @module
  */
@@ -36,11 +40,9 @@ export interface WorkerStart {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
   slot: number;
-  epoch: number;
 }
 
-let users = 0;
-let workers: Worker[] = [];
+let workers = 0;
 let started: Promise<void> = Promise.resolve();
 
 /**
@@ -57,44 +59,33 @@ export function defaultThreads(): number {
 }
 
 /**
- * Registers a user of the pool that wants `threads` threads in all (this one included), starting the
- * missing workers. The promise resolves once they have joined (or failed, or 10 s passed: the kernels
- * are correct with any number of workers).
+ * Makes the kernels use `threads` threads (this one included) from now on, for every backend of this
+ * isolate, starting the workers that are missing. The promise resolves once they have joined (or
+ * failed, or 10 s passed: the kernels are correct with any number of workers).
  */
-export function acquire(threads: number): Promise<void> {
-  users++;
-  const want = Math.max(0, Math.min(Math.floor(threads), MAX_THREADS) - 1);
-  if (workers.length >= want) return started;
-  const epoch = core.pool_epoch();
+export function useThreads(threads: number): Promise<void> {
+  const want = Math.max(1, Math.min(Math.floor(threads), MAX_THREADS));
+  core.pool_set_threads(want);
+  if (workers >= want - 1) return started;
   const ends: Promise<void>[] = [];
-  while (workers.length < want) {
+  while (workers < want - 1) {
     const worker = new Worker(new URL("./_wasm_worker.ts", import.meta.url));
-    ends.push(new Promise((resolve) => {
-      worker.once("error", () => resolve());
-      worker.once("exit", () => resolve());
-    }));
-    const start: WorkerStart = { module, memory, slot: workers.length + 1, epoch };
+    ends.push(
+      new Promise((resolve) => {
+        worker.once("error", () => resolve());
+        worker.once("exit", () => resolve());
+      }),
+    );
+    const start: WorkerStart = { module, memory, slot: ++workers };
     worker.postMessage(start);
     worker.unref();
-    workers.push(worker);
   }
-  const target = 1 + workers.length;
   const joined = (async () => {
     const deadline = performance.now() + 10_000;
-    while (core.pool_threads() < target && performance.now() < deadline) {
+    while (core.pool_threads() < want && performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 2));
     }
   })();
   started = Promise.race([joined, Promise.all(ends).then(() => {})]);
   return started;
-}
-
-/** Ends a user's registration; the last one stops the workers (they return and exit by themselves). */
-export function release(): void {
-  users = Math.max(0, users - 1);
-  if (users === 0 && workers.length > 0) {
-    core.pool_shutdown();
-    workers = [];
-    started = Promise.resolve();
-  }
 }

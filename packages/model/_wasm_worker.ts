@@ -1,7 +1,7 @@
 /**
  * A worker thread of the compute core (see `_wasm_runtime.ts`): instantiates the module over the shared
- * memory it is sent (wasm-bindgen gives this instance its own stack and TLS), takes part in every job
- * until the pool shuts down, frees its stack, and ends (nothing else keeps its event loop alive).
+ * memory it is sent (wasm-bindgen gives this instance its own stack and TLS), then takes part in every
+ * job for as long as its isolate lives (`worker_loop` never returns).
  *
  * @module
  */
@@ -10,7 +10,6 @@ import { initSync, worker_loop } from "./_wasm/tinyllama_core.js";
 import type { WorkerStart } from "./_wasm_runtime.ts";
 
 parentPort!.once("message", (start: WorkerStart) => {
-  const exports = initSync({ module: start.module, memory: start.memory });
-  worker_loop(start.slot, start.epoch);
-  exports.__wbindgen_thread_destroy();
+  initSync({ module: start.module, memory: start.memory });
+  worker_loop(start.slot);
 });

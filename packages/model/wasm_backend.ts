@@ -37,7 +37,7 @@ import {
   checkRopeShape,
   checkTensor,
 } from "./_backend_checks.ts";
-import { acquire, core, defaultThreads, memory, release } from "./_wasm_runtime.ts";
+import { core, defaultThreads, memory, useThreads } from "./_wasm_runtime.ts";
 
 const BYTES = 4; // f32 and i32 alike
 
@@ -64,8 +64,8 @@ class WasmTensor implements Tensor {
 export interface WasmBackendOptions {
   /**
    * Threads for the kernels, the caller included (default: `TINYLLAMA_THREADS` when set and readable,
-   * else `navigator.hardwareConcurrency`). Workers are shared by every backend of the process: the
-   * largest request wins.
+   * else `navigator.hardwareConcurrency`). The worker threads are shared by every backend of the
+   * isolate, and the most recently created backend's count applies to all.
    */
   threads?: number;
 }
@@ -90,7 +90,6 @@ export class WasmBackend implements Backend {
   readonly #regions = new Set<Region>();
   readonly #memory = memory;
   readonly #started: Promise<void>;
-  #destroyed = false;
 
   /** A backend whose worker threads start in the background (see {@link create} to wait for them). */
   constructor(opts: WasmBackendOptions = {}) {
@@ -98,7 +97,7 @@ export class WasmBackend implements Backend {
     if (!Number.isInteger(threads) || threads < 1) {
       throw new UserError(`wasm backend: threads must be a positive integer, got ${threads}`);
     }
-    this.#started = acquire(threads);
+    this.#started = useThreads(threads);
   }
 
   /** A backend whose worker threads have started. */
@@ -578,10 +577,6 @@ export class WasmBackend implements Backend {
       core.free(region.ptr, region.bytes);
     }
     this.#regions.clear();
-    if (!this.#destroyed) {
-      this.#destroyed = true;
-      release();
-    }
   }
 
   // ---- helpers ----

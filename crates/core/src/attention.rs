@@ -13,7 +13,7 @@
 //! and sees keys `0 ..= kv_len − tq + i`. Query head `h` reads kv head `h / (n_head / n_kv)`.
 
 use crate::gemm::{gemm_block, Mat};
-use crate::simd::{dot, exp_shifted_sum, max, scale};
+use crate::simd::{dot, exp_affine_sum, max, scale, F4};
 
 /// Queries per block.
 const QB: usize = 64;
@@ -125,8 +125,8 @@ pub fn forward(out: &mut [f32], lse: &mut [f32], q: &[f32], k: &[f32], v: &[f32]
                             row.fill(0.0);
                             continue;
                         }
-                        scale(&mut row[..vis], sm_scale);
-                        let new_max = run_max[r].max(max(&row[..vis]));
+                        // The scale is positive, so the largest scaled score is the scaled largest.
+                        let new_max = run_max[r].max(max(&row[..vis]) * sm_scale);
                         if new_max > run_max[r] && run_sum[r] > 0.0 {
                             // The old terms were scaled by e^(−run_max): move them to e^(−new_max).
                             let correction = (run_max[r] - new_max).exp();
@@ -134,7 +134,7 @@ pub fn forward(out: &mut [f32], lse: &mut [f32], q: &[f32], k: &[f32], v: &[f32]
                             scale(&mut acc[r * hd..(r + 1) * hd], correction);
                         }
                         run_max[r] = new_max;
-                        run_sum[r] += exp_shifted_sum(&mut row[..vis], new_max);
+                        run_sum[r] += exp_affine_sum(&mut row[..vis], sm_scale, new_max);
                         row[vis..].fill(0.0);
                     }
                     // SAFETY: as above, for v and `acc` (QB × hd).
@@ -227,8 +227,7 @@ pub fn backward(
                     for r in 0..qn {
                         let row = &mut p[r * KB..r * KB + kn];
                         let vis = s.visible(i0 + r, j0, kn);
-                        scale(&mut row[..vis], sm_scale);
-                        exp_shifted_sum(&mut row[..vis], lse_row[i0 + r]);
+                        exp_affine_sum(&mut row[..vis], sm_scale, lse_row[i0 + r]);
                         row[vis..].fill(0.0);
                     }
                     // dV += Pᵀ · dO, dP = dO · Vᵀ (into ds).
@@ -255,11 +254,12 @@ pub fn backward(
                         );
                     }
                     for r in 0..qn {
-                        let d = d_row[i0 + r];
-                        for c in 0..kn {
-                            let e = r * KB + c;
-                            ds[e] = p[e] * (ds[e] - d) * sm_scale;
-                        }
+                        score_grads(
+                            &mut ds[r * KB..r * KB + kn],
+                            &p[r * KB..r * KB + kn],
+                            d_row[i0 + r],
+                            sm_scale,
+                        );
                     }
                     // dQ += dS · K, dK += dSᵀ · Q.
                     unsafe {
@@ -289,6 +289,28 @@ pub fn backward(
                 j0 += kn;
             }
         }
+    }
+}
+
+/// `ds[c] = p[c]·(dp[c] − d)·scale`, with `dp` read from and the result written to `ds`.
+fn score_grads(ds: &mut [f32], p: &[f32], d: f32, scale: f32) {
+    let n = ds.len().min(p.len());
+    let (vd, vs) = (F4::splat(d), F4::splat(scale));
+    let mut c = 0;
+    // SAFETY: c + 4 <= n bounds both slices.
+    unsafe {
+        while c + 4 <= n {
+            let at = ds.as_mut_ptr().add(c);
+            F4::load(p.as_ptr().add(c))
+                .mul(F4::load(at).sub(vd))
+                .mul(vs)
+                .store(at);
+            c += 4;
+        }
+    }
+    while c < n {
+        ds[c] = p[c] * (ds[c] - d) * scale;
+        c += 1;
     }
 }
 

@@ -11,10 +11,13 @@
 //! `MR · NR/4` multiply-adds (relaxed-SIMD FMA where the engine has it). Packing costs `1/nc + 1/mc`
 //! moves per multiply-add and turns every operand layout into the same two contiguous streams.
 //!
-//! The micro-tile is 4 × 12 (`MR = 4`, `NV = 3`): twelve accumulators keep two FMA pipes busy through
-//! a 4-cycle latency, and it measured fastest of 6×8, 4×8, 4×12, 8×4, 3×16, 5×8, 2×16 and 2×8 under V8
-//! (Deno 2.9, x86-64; `MR·NV` above 12 spills, below 10 leaves the FMA latency exposed). The `KC`
-//! loop is unrolled by four, which took the kernel from 25 to 38 GFLOP/s on one core.
+//! The micro-tile is 8 × 8 (`MR = 8`, `NV = 2`): sixteen accumulators, the `KC` loop unrolled by four
+//! with no remainder loop (packed blocks are zero-padded to a multiple of four steps instead). V8's
+//! code for this loop is sensitive to its exact form; measured on one core with operands in L1
+//! (Deno 2.9, x86-64), GFLOP/s: 8×8 49.7, 7×8 49.3, 5×12 49.3, 4×16 47, 6×8 47, 4×12 46 as written in
+//! [`micro`]; 25–38 for the same tiles unrolled by 2 or 8, with a remainder loop, with the B vectors
+//! built as an array literal, or with the accumulators passed in. FMAs alone, without loads, run at
+//! 54. 8 × 8 also divides every dimension of the models here (and head sizes), so edges waste nothing.
 //!
 //! Exactness: every element of `C` is summed in the same order (`KC` blocks in order, each a chain of
 //! multiply-adds over `p`) whatever the tiling or the thread that runs it.
@@ -22,8 +25,15 @@
 use crate::pool;
 use crate::simd::F4;
 
+/// Rows of a micro-tile.
+const MR: usize = 8;
+/// Vectors per micro-tile row: `NR = 4·NV = 8` columns.
+const NV: usize = 2;
+const NR: usize = 4 * NV;
 /// Depth of a packed block: `KC × NR` of B is 8 KiB.
 const KC: usize = 256;
+/// Steps per turn of the micro-kernel's loop; packed blocks are zero-padded to a multiple of it.
+const UNROLL: usize = 4;
 /// Largest tile of `C` per task (before rounding up to whole micro-tiles): the packed blocks of A
 /// (`MC0 × KC`, 256 KiB) and B (`KC × NC0`, 256 KiB) fit L2 together.
 const MC0: usize = 256;
@@ -67,7 +77,61 @@ pub unsafe fn gemm(
     ldc: usize,
     accumulate: bool,
 ) {
-    gemm_with::<4, 3>(m, n, k, a, b, c, ldc, accumulate)
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            for i in 0..m {
+                std::slice::from_raw_parts_mut(c.add(i * ldc), n).fill(0.0);
+            }
+        }
+        return;
+    }
+    // As few tiles as fit `MC0 × NC0`, evened out (no sliver of a tile at an edge), then more, by
+    // splitting the longer side, until there are four tasks per thread (claimed dynamically).
+    let want = if pool::threads() > 1 {
+        4 * pool::threads()
+    } else {
+        1
+    };
+    let (mut ti, mut tj) = (div_ceil(m, MC0), div_ceil(n, NC0));
+    while ti * tj < want && (ti < div_ceil(m, 4 * MR) || tj < div_ceil(n, 4 * NR)) {
+        if (m / ti >= n / tj && ti < div_ceil(m, 4 * MR)) || tj >= div_ceil(n, 4 * NR) {
+            ti += 1;
+        } else {
+            tj += 1;
+        }
+    }
+    let mc = div_ceil(m, ti).next_multiple_of(MR);
+    let nc = div_ceil(n, tj).next_multiple_of(NR);
+    // Rounding up to whole micro-tiles can leave fewer tiles than asked for: recount.
+    let (ti, tj) = (div_ceil(m, mc), div_ceil(n, nc));
+    let out = OutPtr(c);
+    pool::for_each(ti * tj, &|t| {
+        // Whole-variable uses, so the closure captures the Sync wrappers rather than their raw fields.
+        let (a, b, out) = (a, b, out);
+        let (i0, j0) = ((t / tj) * mc, (t % tj) * nc);
+        // SAFETY: the tile lies inside C; tasks write disjoint tiles.
+        unsafe {
+            tile(
+                (m - i0).min(mc),
+                (n - j0).min(nc),
+                k,
+                Mat {
+                    ptr: a.ptr.add(i0 * a.rs),
+                    ..a
+                },
+                Mat {
+                    ptr: b.ptr.add(j0 * b.cs),
+                    ..b
+                },
+                out.0.add(i0 * ldc + j0),
+                ldc,
+                accumulate,
+            )
+        }
+    });
 }
 
 /// [`gemm`] on the calling thread alone, as one tile: for blocks inside a task of another job
@@ -93,82 +157,12 @@ pub unsafe fn gemm_block(
         gemm(m, n, k, a, b, c, ldc, accumulate);
         return;
     }
-    tile::<4, 3>(m, n, k, a, b, c, ldc, accumulate)
-}
-
-/// [`gemm`] with an `MR × 4·NV` micro-tile (generic so that tile shapes can be compared).
-#[allow(clippy::too_many_arguments)]
-unsafe fn gemm_with<const MR: usize, const NV: usize>(
-    m: usize,
-    n: usize,
-    k: usize,
-    a: Mat,
-    b: Mat,
-    c: *mut f32,
-    ldc: usize,
-    accumulate: bool,
-) {
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        if !accumulate {
-            for i in 0..m {
-                std::slice::from_raw_parts_mut(c.add(i * ldc), n).fill(0.0);
-            }
-        }
-        return;
-    }
-    let nr = 4 * NV;
-    // As few tiles as fit `MC0 × NC0`, evened out (no sliver of a tile at an edge), then more, by
-    // splitting the longer side, until there are four tasks per thread (claimed dynamically).
-    let want = if pool::threads() > 1 {
-        4 * pool::threads()
-    } else {
-        1
-    };
-    let (mut ti, mut tj) = (div_ceil(m, MC0), div_ceil(n, NC0));
-    while ti * tj < want && (ti < div_ceil(m, 4 * MR) || tj < div_ceil(n, 4 * nr)) {
-        if (m / ti >= n / tj && ti < div_ceil(m, 4 * MR)) || tj >= div_ceil(n, 4 * nr) {
-            ti += 1;
-        } else {
-            tj += 1;
-        }
-    }
-    let mc = div_ceil(m, ti).next_multiple_of(MR);
-    let nc = div_ceil(n, tj).next_multiple_of(nr);
-    // Rounding up to whole micro-tiles can leave fewer tiles than asked for: recount.
-    let (ti, tj) = (div_ceil(m, mc), div_ceil(n, nc));
-    let out = OutPtr(c);
-    pool::for_each(ti * tj, &|t| {
-        // Whole-variable uses, so the closure captures the Sync wrappers rather than their raw fields.
-        let (a, b, out) = (a, b, out);
-        let (i0, j0) = ((t / tj) * mc, (t % tj) * nc);
-        // SAFETY: the tile lies inside C; tasks write disjoint tiles.
-        unsafe {
-            tile::<MR, NV>(
-                (m - i0).min(mc),
-                (n - j0).min(nc),
-                k,
-                Mat {
-                    ptr: a.ptr.add(i0 * a.rs),
-                    ..a
-                },
-                Mat {
-                    ptr: b.ptr.add(j0 * b.cs),
-                    ..b
-                },
-                out.0.add(i0 * ldc + j0),
-                ldc,
-                accumulate,
-            )
-        }
-    });
+    tile(m, n, k, a, b, c, ldc, accumulate)
 }
 
 /// One task: an `m × n` tile of C (at most about `MC0 × NC0`) over the whole depth `k`.
 #[allow(clippy::too_many_arguments)]
-unsafe fn tile<const MR: usize, const NV: usize>(
+unsafe fn tile(
     m: usize,
     n: usize,
     k: usize,
@@ -178,25 +172,44 @@ unsafe fn tile<const MR: usize, const NV: usize>(
     ldc: usize,
     accumulate: bool,
 ) {
-    let nr = 4 * NV;
-    let (pm, pn) = (div_ceil(m, MR), div_ceil(n, nr));
+    let (pm, pn) = (div_ceil(m, MR), div_ceil(n, NR));
     // This thread's packing buffers: `m × KC` of A, then `KC × n` of B (whole micro-panels).
-    pool::with_scratch(pm * MR * KC + pn * nr * KC, |buf| {
+    pool::with_scratch(pm * MR * KC + pn * NR * KC, |buf| {
         let (pa, pb) = buf.split_at_mut(pm * MR * KC);
         let mut p0 = 0;
         while p0 < k {
             let kc = KC.min(k - p0);
+            // Steps past `kc` are packed as zeros, so the kernel's loop has no remainder.
+            let kp = kc.next_multiple_of(UNROLL);
             // A's rows are the panel dimension; B's columns are (B(p, j) read as a panel of j).
-            pack(pa.as_mut_ptr(), MR, m, kc, a.ptr.add(p0 * a.cs), a.rs, a.cs);
-            pack(pb.as_mut_ptr(), nr, n, kc, b.ptr.add(p0 * b.rs), b.cs, b.rs);
+            pack(
+                pa.as_mut_ptr(),
+                MR,
+                m,
+                kc,
+                kp,
+                a.ptr.add(p0 * a.cs),
+                a.rs,
+                a.cs,
+            );
+            pack(
+                pb.as_mut_ptr(),
+                NR,
+                n,
+                kc,
+                kp,
+                b.ptr.add(p0 * b.rs),
+                b.cs,
+                b.rs,
+            );
             let add = accumulate || p0 > 0;
             for jr in 0..pn {
-                let nr_here = nr.min(n - jr * nr);
-                let bp = pb.as_ptr().add(jr * nr * kc);
+                let nr = NR.min(n - jr * NR);
+                let bp = pb.as_ptr().add(jr * NR * kp);
                 for ir in 0..pm {
                     let mr = MR.min(m - ir * MR);
-                    let acc = micro::<MR, NV>(kc, pa.as_ptr().add(ir * MR * kc), bp);
-                    store(acc, c.add(ir * MR * ldc + jr * nr), ldc, mr, nr_here, add);
+                    let acc = micro(kp, pa.as_ptr().add(ir * MR * kp), bp);
+                    store(acc, c.add(ir * MR * ldc + jr * NR), ldc, mr, nr, add);
                 }
             }
             p0 += kc;
@@ -204,19 +217,23 @@ unsafe fn tile<const MR: usize, const NV: usize>(
     });
 }
 
-/// Packs `len` steps of `w`-wide panels: `dst[panel·w·len + v·w + u] = src[(panel·w + u)·su + v·sv]`
-/// for `panel·w + u < count`, zeros beyond (so edge tiles compute on zeros, never out of bounds).
+/// Packs `len` steps of `w`-wide panels, each `padded` steps long:
+/// `dst[panel·w·padded + v·w + u] = src[(panel·w + u)·su + v·sv]` for `panel·w + u < count` and
+/// `v < len`, zeros elsewhere (so edge tiles and padding steps compute on zeros, never out of bounds).
+#[allow(clippy::too_many_arguments)]
 unsafe fn pack(
     dst: *mut f32,
     w: usize,
     count: usize,
     len: usize,
+    padded: usize,
     src: *const f32,
     su: usize,
     sv: usize,
 ) {
     for panel in 0..div_ceil(count, w) {
-        let d = dst.add(panel * w * len);
+        let d = dst.add(panel * w * padded);
+        std::slice::from_raw_parts_mut(d.add(len * w), (padded - len) * w).fill(0.0);
         let s = src.add(panel * w * su);
         let full = (count - panel * w).min(w);
         if su == 1 && full == w {
@@ -275,49 +292,33 @@ unsafe fn pack(
     }
 }
 
-/// The micro-kernel: `Σ_p a[p·MR + r] · b[p·NR + c]` for an `MR × NR` block, in registers.
+/// The micro-kernel: `Σ_p a[p·MR + r] · b[p·NR + c]` for an `MR × NR` block, in registers, `kc` a
+/// multiple of [`UNROLL`]. Each step: one splat load per row of A, two vectors of B, sixteen
+/// multiply-adds. Keep its form (see the module notes): small rewrites of it cost V8 up to 40%.
 #[inline(never)]
-unsafe fn micro<const MR: usize, const NV: usize>(
-    kc: usize,
-    a: *const f32,
-    b: *const f32,
-) -> [[F4; NV]; MR] {
+unsafe fn micro(kc: usize, a: *const f32, b: *const f32) -> [[F4; NV]; MR] {
     let mut acc = [[F4::splat(0.0); NV]; MR];
     let (mut a, mut b) = (a, b);
     let mut p = 0;
-    while p + 4 <= kc {
-        for u in 0..4 {
-            step::<MR, NV>(&mut acc, a.add(u * MR), b.add(u * 4 * NV));
+    while p + UNROLL <= kc {
+        for u in 0..UNROLL {
+            let (a, b) = (a.add(u * MR), b.add(u * 4 * NV));
+            let mut bv = [F4::splat(0.0); NV];
+            for (v, bv) in bv.iter_mut().enumerate() {
+                *bv = F4::load(b.add(4 * v));
+            }
+            for (r, acc) in acc.iter_mut().enumerate() {
+                let av = F4::load_splat(a.add(r));
+                for v in 0..NV {
+                    acc[v] = av.mul_add(bv[v], acc[v]);
+                }
+            }
         }
-        a = a.add(4 * MR);
-        b = b.add(16 * NV);
-        p += 4;
-    }
-    while p < kc {
-        step::<MR, NV>(&mut acc, a, b);
-        a = a.add(MR);
-        b = b.add(4 * NV);
-        p += 1;
+        a = a.add(UNROLL * MR);
+        b = b.add(UNROLL * 4 * NV);
+        p += UNROLL;
     }
     acc
-}
-
-#[inline(always)]
-unsafe fn step<const MR: usize, const NV: usize>(
-    acc: &mut [[F4; NV]; MR],
-    a: *const f32,
-    b: *const f32,
-) {
-    let mut bv = [F4::splat(0.0); NV];
-    for (v, bv) in bv.iter_mut().enumerate() {
-        *bv = F4::load(b.add(4 * v));
-    }
-    for (r, acc) in acc.iter_mut().enumerate() {
-        let av = F4::load_splat(a.add(r));
-        for v in 0..NV {
-            acc[v] = av.mul_add(bv[v], acc[v]);
-        }
-    }
 }
 
 /// Writes (or adds) the valid `mr × nr` corner of a micro-tile into C.
@@ -330,7 +331,7 @@ unsafe fn store<const MR: usize, const NV: usize>(
     nr: usize,
     add: bool,
 ) {
-    if mr == MR && nr == 4 * NV {
+    if mr == MR && nr == NR {
         for (r, row) in acc.iter().enumerate() {
             for (v, x) in row.iter().enumerate() {
                 let p = c.add(r * ldc + 4 * v);

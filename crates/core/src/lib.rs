@@ -579,24 +579,17 @@ pub fn adamw(
 
 // ---- threads ----
 
-/// The body of a worker thread (see `pool.rs`): returns after [`pool_shutdown`] (at once if one came
-/// after [`pool_epoch`] gave `epoch`). `slot` is the worker's index, 1 and up, distinct among the
-/// workers started in an epoch.
+/// The body of a worker thread (see `pool.rs`): never returns. `slot` is the worker's index, 1 and
+/// up, distinct among the workers.
 #[wasm_bindgen]
-pub fn worker_loop(slot: usize, epoch: u32) {
-    pool::worker_loop(slot, epoch)
+pub fn worker_loop(slot: usize) {
+    pool::worker_loop(slot)
 }
 
-/// The epoch to pass to the workers started now.
+/// Sets the most threads that jobs use, the caller included (results do not depend on it).
 #[wasm_bindgen]
-pub fn pool_epoch() -> u32 {
-    pool::epoch()
-}
-
-/// Makes every running worker return from [`worker_loop`].
-#[wasm_bindgen]
-pub fn pool_shutdown() {
-    pool::shutdown()
+pub fn pool_set_threads(threads: usize) {
+    pool::set_limit(threads)
 }
 
 /// Threads that jobs use now: the caller and the registered workers.

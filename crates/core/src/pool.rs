@@ -16,7 +16,7 @@
 use std::cell::{Cell, UnsafeCell};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering::SeqCst};
 
-/// Bumped once per job and on shutdown; idle workers wait on it.
+/// Bumped once per job; idle workers wait on it.
 static GEN: AtomicU32 = AtomicU32::new(0);
 /// Whether the published job may still be entered.
 static OPEN: AtomicBool = AtomicBool::new(false);
@@ -24,8 +24,8 @@ static OPEN: AtomicBool = AtomicBool::new(false);
 static ACTIVE: AtomicU32 = AtomicU32::new(0);
 /// Workers running [`worker_loop`].
 static WORKERS: AtomicU32 = AtomicU32::new(0);
-/// Bumped (with `GEN`) by [`shutdown`]: a worker started in an earlier epoch returns.
-static EPOCH: AtomicU32 = AtomicU32::new(0);
+/// Most threads a job may use (the caller included): workers in slots at or above it sit jobs out.
+static LIMIT: AtomicUsize = AtomicUsize::new(MAX_THREADS);
 /// Held by the thread dispatching a job; any other caller meanwhile runs its tasks alone.
 static DISPATCHING: AtomicBool = AtomicBool::new(false);
 /// The job: address of a `&(dyn Fn(usize) + Sync)` on the caller's stack, its task count, the next
@@ -45,7 +45,7 @@ pub fn for_each(n: usize, f: &(dyn Fn(usize) + Sync)) {
         return;
     }
     if n == 1
-        || WORKERS.load(SeqCst) == 0
+        || threads() == 1
         || DISPATCHING
             .compare_exchange(false, true, SeqCst, SeqCst)
             .is_err()
@@ -68,9 +68,14 @@ pub fn for_each(n: usize, f: &(dyn Fn(usize) + Sync)) {
     DISPATCHING.store(false, SeqCst);
 }
 
-/// Number of threads a job can use now: the caller and the workers.
+/// Number of threads a job can use now: the caller and the workers, up to the limit.
 pub fn threads() -> usize {
-    1 + WORKERS.load(SeqCst) as usize
+    (1 + WORKERS.load(SeqCst) as usize).min(LIMIT.load(SeqCst))
+}
+
+/// Sets the most threads a job may use (the caller included, at least 1). Results do not depend on it.
+pub fn set_limit(threads: usize) {
+    LIMIT.store(threads.clamp(1, MAX_THREADS), SeqCst);
 }
 
 fn claim_tasks(f: Task) {
@@ -84,23 +89,13 @@ fn claim_tasks(f: Task) {
     }
 }
 
-/// The epoch that [`worker_loop`] expects of the workers started now.
-pub fn epoch() -> u32 {
-    EPOCH.load(SeqCst)
-}
-
-/// The body of a worker thread: takes part in every job until [`shutdown`]. `slot` (1 ..
-/// [`MAX_THREADS`], distinct among the workers of an epoch; the caller is 0) picks the worker's
-/// scratch buffers. `epoch` is [`epoch`] when the worker was started: one that starts late, after a
-/// [`shutdown`], returns at once instead of sharing its slot with a newer worker.
-pub fn worker_loop(slot: usize, epoch: u32) {
+/// The body of a worker thread: waits for jobs and takes part in each, forever (the thread is ended
+/// with its isolate). `slot` (1 .. [`MAX_THREADS`], distinct among the workers; the caller is 0)
+/// picks the worker's scratch buffers; a worker whose slot is at or above the limit sits jobs out.
+pub fn worker_loop(slot: usize) {
     assert!(slot > 0 && slot < MAX_THREADS);
     SLOT.with(|s| s.set(slot));
     WORKERS.fetch_add(1, SeqCst);
-    if EPOCH.load(SeqCst) != epoch {
-        WORKERS.fetch_sub(1, SeqCst);
-        return;
-    }
     let mut seen = GEN.load(SeqCst);
     loop {
         let mut spins = 0;
@@ -113,8 +108,8 @@ pub fn worker_loop(slot: usize, epoch: u32) {
             }
         }
         seen = GEN.load(SeqCst);
-        if EPOCH.load(SeqCst) != epoch {
-            break;
+        if slot >= LIMIT.load(SeqCst) {
+            continue;
         }
         ACTIVE.fetch_add(1, SeqCst);
         if OPEN.load(SeqCst) {
@@ -125,15 +120,6 @@ pub fn worker_loop(slot: usize, epoch: u32) {
         }
         ACTIVE.fetch_sub(1, SeqCst);
     }
-    WORKERS.fetch_sub(1, SeqCst);
-}
-
-/// Makes every running worker return from [`worker_loop`]; workers started afterwards stay. Called
-/// between jobs (jobs run inside one call from the caller, so there is none in flight then).
-pub fn shutdown() {
-    EPOCH.fetch_add(1, SeqCst);
-    GEN.fetch_add(1, SeqCst);
-    wake_all();
 }
 
 /// Most threads a job uses (slots of per-thread scratch).
@@ -155,10 +141,13 @@ pub fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
     }
     // SAFETY: the `busy` flag gives this thread the buffer alone until it is cleared below.
     let buf = unsafe { &mut *cell.buf.get() };
-    if buf.len() < len {
-        buf.resize(len, 0.0);
+    // The slice handed out starts on a 64-byte line: vector loads never straddle two lines, and the
+    // speed of a kernel does not depend on where the allocator happened to put its buffer.
+    if buf.len() < len + 16 {
+        buf.resize(len + 16, 0.0);
     }
-    let r = f(&mut buf[..len]);
+    let skip = buf.as_ptr().align_offset(64);
+    let r = f(&mut buf[skip..skip + len]);
     cell.busy.store(false, SeqCst);
     r
 }
@@ -206,7 +195,7 @@ fn wake_all() {
 #[cfg(not(target_arch = "wasm32"))]
 fn wait_while(word: &AtomicU32, value: u32) {
     while word.load(SeqCst) == value {
-        std::thread::yield_now();
+        std::thread::sleep(std::time::Duration::from_micros(50));
     }
 }
 
@@ -219,7 +208,7 @@ mod tests {
     use std::sync::atomic::AtomicU64;
 
     #[test]
-    fn jobs_run_every_task_once_with_workers_joining_and_leaving() {
+    fn jobs_run_every_task_once_with_workers_joining_and_sitting_out() {
         let run = || {
             let hits: Vec<AtomicU64> = (0..1000).map(|_| AtomicU64::new(0)).collect();
             for_each(hits.len(), &|i| {
@@ -230,26 +219,22 @@ mod tests {
             }
         };
         run();
-        let workers: Vec<_> = (1..3)
-            .map(|slot| {
-                let epoch = epoch();
-                std::thread::spawn(move || worker_loop(slot, epoch))
-            })
-            .collect();
+        // Workers live as long as the process (as in wasm, where they end with their isolate).
+        for slot in 1..3 {
+            std::thread::spawn(move || worker_loop(slot));
+        }
         while WORKERS.load(SeqCst) < 2 {
             std::thread::yield_now();
         }
         for _ in 0..200 {
             run();
         }
-        shutdown();
-        for w in workers {
-            w.join().unwrap();
-        }
-        assert_eq!(WORKERS.load(SeqCst), 0);
-        // A worker started for an epoch that has ended returns at once.
-        worker_loop(1, epoch().wrapping_sub(1));
-        assert_eq!(WORKERS.load(SeqCst), 0);
+        set_limit(2);
+        run();
+        set_limit(1);
+        assert_eq!(threads(), 1);
+        run();
+        set_limit(MAX_THREADS);
         run();
     }
 }

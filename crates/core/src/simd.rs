@@ -393,6 +393,33 @@ pub fn exp_shifted_sum(x: &mut [f32], shift: f32) -> f32 {
     s
 }
 
+/// `x[i] = e^(x[i]·scale − shift)`, returning `Σ x[i]` afterwards: [`exp_shifted_sum`] of the scaled
+/// values in one pass (the same roundings as scaling first).
+#[inline]
+pub fn exp_affine_sum(x: &mut [f32], scale: f32, shift: f32) -> f32 {
+    let k = x.len();
+    let px = x.as_mut_ptr();
+    let (vm, vs) = (F4::splat(scale), F4::splat(shift));
+    let mut acc = F4::splat(0.0);
+    let mut p = 0;
+    // SAFETY: p + 4 <= k.
+    unsafe {
+        while p + 4 <= k {
+            let e = F4::load(px.add(p)).mul(vm).sub(vs).exp();
+            e.store(px.add(p));
+            acc = acc.add(e);
+            p += 4;
+        }
+    }
+    let mut s = acc.hsum();
+    while p < k {
+        x[p] = exp(x[p] * scale - shift);
+        s += x[p];
+        p += 1;
+    }
+    s
+}
+
 /// `Σ x[i]²` accumulated in f64 (a global gradient norm sums millions of terms).
 #[inline]
 pub fn sum_squares_f64(x: &[f32]) -> f64 {

@@ -74,14 +74,9 @@ export function matmul_backward(dx: number, want_dx: boolean, dw: number, want_d
 export function matmul_forward(out: number, x: number, w: number, n: number, k: number, m: number): void;
 
 /**
- * The epoch to pass to the workers started now.
+ * Sets the most threads that jobs use, the caller included (results do not depend on it).
  */
-export function pool_epoch(): number;
-
-/**
- * Makes every running worker return from [`worker_loop`].
- */
-export function pool_shutdown(): void;
+export function pool_set_threads(threads: number): void;
 
 /**
  * Threads that jobs use now: the caller and the registered workers.
@@ -129,11 +124,10 @@ export function swiglu_backward(dgate: number, dup: number, dout: number, gate: 
 export function swiglu_forward(out: number, gate: number, up: number, n: number): void;
 
 /**
- * The body of a worker thread (see `pool.rs`): returns after [`pool_shutdown`] (at once if one came
- * after [`pool_epoch`] gave `epoch`). `slot` is the worker's index, 1 and up, distinct among the
- * workers started in an epoch.
+ * The body of a worker thread (see `pool.rs`): never returns. `slot` is the worker's index, 1 and
+ * up, distinct among the workers.
  */
-export function worker_loop(slot: number, epoch: number): void;
+export function worker_loop(slot: number): void;
 
 /**
  * `bytes` zero bytes at `ptr` (a multiple of 4), split over the threads.
@@ -157,8 +151,7 @@ export interface InitOutput {
     readonly linear_memory: () => any;
     readonly matmul_backward: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number, i: number, j: number) => void;
     readonly matmul_forward: (a: number, b: number, c: number, d: number, e: number, f: number) => void;
-    readonly pool_epoch: () => number;
-    readonly pool_shutdown: () => void;
+    readonly pool_set_threads: (a: number) => void;
     readonly pool_threads: () => number;
     readonly rmsnorm_backward: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number) => void;
     readonly rmsnorm_forward: (a: number, b: number, c: number, d: number, e: number, f: number, g: number) => void;
@@ -168,7 +161,7 @@ export interface InitOutput {
     readonly sum_squares: (a: number, b: number, c: number) => void;
     readonly swiglu_backward: (a: number, b: number, c: number, d: number, e: number, f: number) => void;
     readonly swiglu_forward: (a: number, b: number, c: number, d: number) => void;
-    readonly worker_loop: (a: number, b: number) => void;
+    readonly worker_loop: (a: number) => void;
     readonly zero: (a: number, b: number) => void;
     readonly memory: WebAssembly.Memory;
     readonly __wbindgen_externrefs: WebAssembly.Table;

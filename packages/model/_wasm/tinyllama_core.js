@@ -198,19 +198,11 @@ export function matmul_forward(out, x, w, n, k, m) {
 }
 
 /**
- * The epoch to pass to the workers started now.
- * @returns {number}
+ * Sets the most threads that jobs use, the caller included (results do not depend on it).
+ * @param {number} threads
  */
-export function pool_epoch() {
-    const ret = wasm.pool_epoch();
-    return ret >>> 0;
-}
-
-/**
- * Makes every running worker return from [`worker_loop`].
- */
-export function pool_shutdown() {
-    wasm.pool_shutdown();
+export function pool_set_threads(threads) {
+    wasm.pool_set_threads(threads);
 }
 
 /**
@@ -326,14 +318,12 @@ export function swiglu_forward(out, gate, up, n) {
 }
 
 /**
- * The body of a worker thread (see `pool.rs`): returns after [`pool_shutdown`] (at once if one came
- * after [`pool_epoch`] gave `epoch`). `slot` is the worker's index, 1 and up, distinct among the
- * workers started in an epoch.
+ * The body of a worker thread (see `pool.rs`): never returns. `slot` is the worker's index, 1 and
+ * up, distinct among the workers.
  * @param {number} slot
- * @param {number} epoch
  */
-export function worker_loop(slot, epoch) {
-    wasm.worker_loop(slot, epoch);
+export function worker_loop(slot) {
+    wasm.worker_loop(slot);
 }
 
 /**
