@@ -6,7 +6,7 @@
  * @module
  */
 import { UserError } from "@tinyllama-ts/cli";
-import type { AttentionShape, DType, RopeShape, Tensor } from "./backend.ts";
+import type { AttentionShape, Backend, DType, RopeShape, Tensor } from "./backend.ts";
 
 /** Throws unless `t` holds at least `size` elements of `dtype`. */
 export function checkTensor(op: string, name: string, t: Tensor, size: number, dtype: DType = "f32"): void {
@@ -62,4 +62,184 @@ export function checkAdamWLists(
       if (t.size !== size) throw new UserError(`${op}: ${name}[${i}] has ${t.size} elements, params ${size}`);
     }
   }
+}
+
+// ---- per-op contracts ----
+// One function per op of the `Backend` interface: the shape and dtype checks every backend makes before
+// it runs the op, in one place so the three backends report the same error for the same bad call. Each
+// takes exactly its op's arguments (typed from the interface, so the two cannot drift apart). What only
+// one backend needs (WASM's aliasing and table-dtype checks, WebGPU's binding limits, the token-id range
+// checks that need the ids' values) stays in that backend.
+
+/** `embeddingForward`'s contract: `out` `[n, c]`, `ids` `[n]` i32. */
+export function checkEmbeddingForward(...[out, , ids, n, c]: Parameters<Backend["embeddingForward"]>): void {
+  const op = "embeddingForward";
+  checkDims(op, { n, c });
+  checkTensor(op, "out", out, n * c);
+  checkTensor(op, "ids", ids, n, "i32");
+}
+
+/** `embeddingBackward`'s contract: `dout` `[n, c]`, `ids` `[n]` i32. */
+export function checkEmbeddingBackward(
+  ...[, dout, ids, n, c]: Parameters<Backend["embeddingBackward"]>
+): void {
+  const op = "embeddingBackward";
+  checkDims(op, { n, c });
+  checkTensor(op, "dout", dout, n * c);
+  checkTensor(op, "ids", ids, n, "i32");
+}
+
+/** `rmsnormForward`'s contract: `out`, `x` `[n, c]`, `rstd` `[n]`, `weight` `[c]`. */
+export function checkRmsnormForward(
+  ...[out, rstd, x, weight, n, c]: Parameters<Backend["rmsnormForward"]>
+): void {
+  const op = "rmsnormForward";
+  checkDims(op, { n, c });
+  checkTensor(op, "out", out, n * c);
+  checkTensor(op, "rstd", rstd, n);
+  checkTensor(op, "x", x, n * c);
+  checkTensor(op, "weight", weight, c);
+}
+
+/** `rmsnormBackward`'s contract: `dx`, `dout`, `x` `[n, c]`, `dweight`, `weight` `[c]`, `rstd` `[n]`. */
+export function checkRmsnormBackward(
+  ...[dx, dweight, dout, x, weight, rstd, n, c]: Parameters<Backend["rmsnormBackward"]>
+): void {
+  const op = "rmsnormBackward";
+  checkDims(op, { n, c });
+  for (const [name, t] of [["dx", dx], ["dout", dout], ["x", x]] as const) checkTensor(op, name, t, n * c);
+  checkTensor(op, "dweight", dweight, c);
+  checkTensor(op, "weight", weight, c);
+  checkTensor(op, "rstd", rstd, n);
+}
+
+/** `matmulForward`'s contract: `out` `[n, m]`, `x` `[n, k]`, `w` `[m, k]`. */
+export function checkMatmulForward(...[out, x, w, n, k, m]: Parameters<Backend["matmulForward"]>): void {
+  const op = "matmulForward";
+  checkDims(op, { n, k, m });
+  checkTensor(op, "out", out, n * m);
+  checkTensor(op, "x", x, n * k);
+  checkTensor(op, "w", w, m * k);
+}
+
+/** `matmulBackward`'s contract: `dout` `[n, m]`, `x` and `dx` (when wanted) `[n, k]`, `w` and `dw` `[m, k]`. */
+export function checkMatmulBackward(
+  ...[dx, dw, dout, x, w, n, k, m]: Parameters<Backend["matmulBackward"]>
+): void {
+  const op = "matmulBackward";
+  checkDims(op, { n, k, m });
+  checkTensor(op, "dout", dout, n * m);
+  checkTensor(op, "x", x, n * k);
+  checkTensor(op, "w", w, m * k);
+  if (dx) checkTensor(op, "dx", dx, n * k);
+  if (dw) checkTensor(op, "dw", dw, m * k);
+}
+
+/** `ropeForward`'s contract: `out` and `x` `[b, t, nHeads, headDim]`. */
+export function checkRopeForward(...[out, x, s]: Parameters<Backend["ropeForward"]>): void {
+  checkRope("ropeForward", { out, x }, s);
+}
+
+/** `ropeBackward`'s contract: `dx` and `dout` `[b, t, nHeads, headDim]`. */
+export function checkRopeBackward(...[dx, dout, s]: Parameters<Backend["ropeBackward"]>): void {
+  checkRope("ropeBackward", { dx, dout }, s);
+}
+
+function checkRope(op: string, tensors: Record<string, Tensor>, s: RopeShape): void {
+  checkRopeShape(op, s);
+  const size = s.b * s.t * s.nHeads * s.headDim;
+  for (const [name, t] of Object.entries(tensors)) checkTensor(op, name, t, size);
+}
+
+/** `attentionForward`'s contract: `out`, `q` query-shaped, `k`, `v` cache-shaped, `lse` `[b, nHead, tq]`. */
+export function checkAttentionForward(
+  ...[out, lse, q, k, v, s]: Parameters<Backend["attentionForward"]>
+): void {
+  checkAttention("attentionForward", s, { out, q }, { k, v }, lse);
+}
+
+/** `attentionBackward`'s contract: as {@link checkAttentionForward}, each gradient shaped as its input. */
+export function checkAttentionBackward(
+  ...[dq, dk, dv, dout, q, k, v, out, lse, s]: Parameters<Backend["attentionBackward"]>
+): void {
+  checkAttention("attentionBackward", s, { dq, dout, q, out }, { dk, dv, k, v }, lse);
+}
+
+function checkAttention(
+  op: string,
+  s: AttentionShape,
+  queryLike: Record<string, Tensor>,
+  kvLike: Record<string, Tensor>,
+  lse: Tensor,
+): void {
+  checkAttentionShape(op, s);
+  for (const [name, t] of Object.entries(queryLike)) {
+    checkTensor(op, name, t, s.b * s.tq * s.nHead * s.headDim);
+  }
+  for (const [name, t] of Object.entries(kvLike)) {
+    checkTensor(op, name, t, s.b * s.kvStride * s.nKV * s.headDim);
+  }
+  checkTensor(op, "lse", lse, s.b * s.nHead * s.tq);
+}
+
+/** `swigluForward`'s contract: `out`, `gate`, `up` `[n]`. */
+export function checkSwigluForward(...[out, gate, up, n]: Parameters<Backend["swigluForward"]>): void {
+  checkElementwise("swigluForward", { out, gate, up }, n);
+}
+
+/** `swigluBackward`'s contract: `dgate`, `dup`, `dout`, `gate`, `up` `[n]`. */
+export function checkSwigluBackward(
+  ...[dgate, dup, dout, gate, up, n]: Parameters<Backend["swigluBackward"]>
+): void {
+  checkElementwise("swigluBackward", { dgate, dup, dout, gate, up }, n);
+}
+
+/** `add`'s contract: `out`, `a`, `b` `[n]`. */
+export function checkAdd(...[out, a, b, n]: Parameters<Backend["add"]>): void {
+  checkElementwise("add", { out, a, b }, n);
+}
+
+/** `accumulate`'s contract: `dst`, `src` `[n]`. */
+export function checkAccumulate(...[dst, src, n]: Parameters<Backend["accumulate"]>): void {
+  checkElementwise("accumulate", { dst, src }, n);
+}
+
+function checkElementwise(op: string, tensors: Record<string, Tensor>, n: number): void {
+  checkDims(op, { n });
+  for (const [name, t] of Object.entries(tensors)) checkTensor(op, name, t, n);
+}
+
+/** `crossEntropy`'s contract: `losses` `[n]`, `logits` `[n, v]`, `targets` `[n]` i32. */
+export function checkCrossEntropy(
+  ...[losses, logits, targets, n, v]: Parameters<Backend["crossEntropy"]>
+): void {
+  const op = "crossEntropy";
+  checkDims(op, { n, v });
+  checkTensor(op, "losses", losses, n);
+  checkTensor(op, "logits", logits, n * v);
+  checkTensor(op, "targets", targets, n, "i32");
+}
+
+/** `sumSquares`'s contract: `out` holds one element (each backend checks the `xs` it reads). */
+export function checkSumSquares(...[out]: Parameters<Backend["sumSquares"]>): void {
+  checkTensor("sumSquares", "out", out, 1);
+}
+
+/** `scaleBy`'s contract: `s` holds one element (each backend checks the `xs` it scales). */
+export function checkScaleBy(...[, s]: Parameters<Backend["scaleBy"]>): void {
+  checkTensor("scaleBy", "s", s, 1);
+}
+
+/** `adamw`'s contract: the lists line up ({@link checkAdamWLists}) and `step` is a 1-based integer. */
+export function checkAdamW(...[params, grads, m, v, p, mask]: Parameters<Backend["adamw"]>): void {
+  checkAdamWLists("adamw", params, grads, m, v, mask);
+  if (!Number.isInteger(p.step) || p.step < 1) {
+    throw new UserError(`adamw: step must be ≥ 1, got ${p.step}`);
+  }
+}
+
+/** `clipFactor`'s contract: `s` and `normSq` hold one element each. */
+export function checkClipFactor(...[s, normSq]: Parameters<Backend["clipFactor"]>): void {
+  checkTensor("clipFactor", "s", s, 1);
+  checkTensor("clipFactor", "normSq", normSq, 1);
 }

@@ -7,6 +7,8 @@
 import type { Backend } from "./backend.ts";
 import { ReferenceBackend } from "./reference_backend.ts";
 import { WasmBackend } from "./wasm_backend.ts";
+import { createWebGpuBackend } from "./webgpu_backend.ts";
+import { gpuTestRegistrar, tryWebGpu } from "./_webgpu/test_gpu.ts";
 
 /** `tests/fixtures/model/` (written by make_fixtures.py and roundtrip.ts / check_roundtrip.py). */
 export const FIXTURES: string = new URL("../../tests/fixtures/model/", import.meta.url).pathname;
@@ -34,10 +36,28 @@ export async function expected(name: string): Promise<Expected> {
   return JSON.parse(await Deno.readTextFile(`${FIXTURES}${name}/expected.json`));
 }
 
-/** The backends every model test runs on. */
-export const BACKENDS: readonly { name: string; create: () => Backend }[] = [
-  { name: "reference", create: () => new ReferenceBackend() },
-  { name: "wasm", create: () => new WasmBackend() },
+/**
+ * A backend every model test runs on: `create` opens a fresh one (the test destroys it), `test` registers
+ * a test that needs it.
+ */
+export interface TestBackend {
+  name: string;
+  create(): Promise<Backend>;
+  test(name: string, fn: () => Promise<void>): void;
+}
+
+// Whether this machine has a WebGPU adapter is known only by asking, and must be known before the tests
+// are registered (they are skipped, or fail under TINYLLAMA_REQUIRE_WEBGPU=1, without one); the probe's
+// device is released at once, each test opens its own.
+const gpuProbe = await tryWebGpu();
+if (typeof gpuProbe !== "string") gpuProbe.destroy();
+const gpuTest = gpuTestRegistrar<null>(typeof gpuProbe === "string" ? gpuProbe : null);
+
+/** The backends every model test runs on; WebGPU's tests follow `_webgpu/test_gpu.ts`'s rules. */
+export const BACKENDS: readonly TestBackend[] = [
+  { name: "reference", create: () => Promise.resolve(new ReferenceBackend()), test: Deno.test },
+  { name: "wasm", create: () => Promise.resolve(new WasmBackend()), test: Deno.test },
+  { name: "webgpu", create: () => createWebGpuBackend(), test: (name, fn) => gpuTest(name, fn) },
 ];
 
 /** max |a − b| / max |b|: the error relative to the largest expected value of the tensor. */

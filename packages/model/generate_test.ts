@@ -8,10 +8,10 @@ import { Random } from "./_random.ts";
 import { BACKENDS, expected, FIXTURES } from "./_model_testing.ts";
 
 for (const backend of BACKENDS) {
-  Deno.test(`generate ${backend.name}: greedy ids equal transformers' generate`, async () => {
+  backend.test(`generate ${backend.name}: greedy ids equal transformers' generate`, async () => {
     for (const name of ["gqa_a", "gqa_b", "mqa_tied"]) {
       const exp = await expected(name);
-      const be = backend.create();
+      const be = await backend.create();
       const { model } = await loadHfCheckpoint(`${FIXTURES}${name}`, be);
       const ids = await generate(model, exp.prompt_ids, { maxNewTokens: exp.greedy_ids.length });
       assert.deepEqual(ids, exp.greedy_ids, name);
@@ -64,7 +64,7 @@ Deno.test("generate: seeded sampling draws tokens with the filtered probabilitie
 
 Deno.test("generate: the same seed gives the same text, another seed another", async () => {
   const exp = await expected("gqa_b");
-  const { model } = await loadHfCheckpoint(`${FIXTURES}gqa_b`, BACKENDS[1].create());
+  const { model } = await loadHfCheckpoint(`${FIXTURES}gqa_b`, await BACKENDS[1].create());
   const run = (seed: number) => generate(model, exp.prompt_ids, { maxNewTokens: 24, temperature: 1.5, seed });
   const a = await run(1), b = await run(1), c = await run(2);
   assert.deepEqual(a, b);
@@ -73,7 +73,7 @@ Deno.test("generate: the same seed gives the same text, another seed another", a
 });
 
 Deno.test("generate: bad options are one-line user errors", async () => {
-  const { model } = await loadHfCheckpoint(`${FIXTURES}gqa_b`, BACKENDS[0].create());
+  const { model } = await loadHfCheckpoint(`${FIXTURES}gqa_b`, await BACKENDS[0].create());
   const err = (re: RegExp) => (e: unknown) => isUserError(e) && re.test((e as Error).message);
   await assert.rejects(() => generate(model, [1, 2], { maxNewTokens: 63 }), err(/exceed the block size 64/));
   await assert.rejects(() => generate(model, [], { maxNewTokens: 3 }), err(/prompt is empty/));

@@ -101,7 +101,7 @@ Deno.test("hf: unsupported or broken config.json keys are one-line errors naming
 });
 
 for (const backend of BACKENDS) {
-  Deno.test(`hf ${backend.name}: transformers' BF16, F16 and sharded checkpoints give PyTorch's losses`, async () => {
+  backend.test(`hf ${backend.name}: transformers' BF16, F16 and sharded checkpoints give PyTorch's losses`, async () => {
     const exp = await expected("gqa_b");
     const ids = new Int32Array(exp.input_ids.flat()), targets = new Int32Array(exp.targets.flat());
     const cases: [string, number][] = [["gqa_b_bf16", exp.loss_bf16!], ["gqa_b_f16", exp.loss_f16!], [
@@ -109,7 +109,7 @@ for (const backend of BACKENDS) {
       exp.loss,
     ]];
     for (const [dir, want] of cases) {
-      const be = backend.create();
+      const be = await backend.create();
       const { model, extras } = await loadHfCheckpoint(`${FIXTURES}${dir}`, be);
       const { loss } = await model.forward(ids, targets, { batch: 2, grad: false });
       assert.ok(Math.abs(loss! - want) < 1e-4, `${dir}: ${loss} vs ${want}`);

@@ -15,9 +15,9 @@ const GRAD_TOL = 1e-4;
 
 for (const backend of BACKENDS) {
   for (const name of ["gqa_a", "gqa_b"]) {
-    Deno.test(`model ${backend.name}: ${name} loss, logits and every gradient match PyTorch`, async () => {
+    backend.test(`model ${backend.name}: ${name} loss, logits and every gradient match PyTorch`, async () => {
       const exp = await expected(name);
-      const { model } = await loadHfCheckpoint(`${FIXTURES}${name}`, backend.create());
+      const { model } = await loadHfCheckpoint(`${FIXTURES}${name}`, await backend.create());
       const ids = new Int32Array(exp.input_ids.flat()), targets = new Int32Array(exp.targets.flat());
       const r = await model.forward(ids, targets, { batch: 2, logits: true });
       assert.equal(r.tokens, 29); // 32 positions, 3 ignored
@@ -38,9 +38,9 @@ for (const backend of BACKENDS) {
     });
   }
 
-  Deno.test(`model ${backend.name}: mqa_tied (one KV head, tied head) loss matches PyTorch`, async () => {
+  backend.test(`model ${backend.name}: mqa_tied (one KV head, tied head) loss matches PyTorch`, async () => {
     const exp = await expected("mqa_tied");
-    const { model } = await loadHfCheckpoint(`${FIXTURES}mqa_tied`, backend.create());
+    const { model } = await loadHfCheckpoint(`${FIXTURES}mqa_tied`, await backend.create());
     const r = await model.forward(new Int32Array(exp.input_ids.flat()), new Int32Array(exp.targets.flat()), {
       batch: 2,
     });
@@ -48,9 +48,9 @@ for (const backend of BACKENDS) {
     model.backend.destroy();
   });
 
-  Deno.test(`model ${backend.name}: micro-batches with lossScale accumulate to PyTorch's gradient`, async () => {
+  backend.test(`model ${backend.name}: micro-batches with lossScale accumulate to PyTorch's gradient`, async () => {
     const exp = await expected("gqa_b");
-    const { model } = await loadHfCheckpoint(`${FIXTURES}gqa_b`, backend.create());
+    const { model } = await loadHfCheckpoint(`${FIXTURES}gqa_b`, await backend.create());
     const ids = new Int32Array(exp.input_ids.flat()), targets = new Int32Array(exp.targets.flat());
     // Dirty the gradients first: zeroGrad must clear them.
     await model.forward(ids, targets, { batch: 2 });
@@ -82,9 +82,9 @@ for (const backend of BACKENDS) {
     }
   });
 
-  Deno.test(`model ${backend.name}: inference path, KV cache and batch rows agree with the training path`, async () => {
+  backend.test(`model ${backend.name}: inference path, KV cache and batch rows agree with the training path`, async () => {
     const exp = await expected("gqa_a");
-    const { model } = await loadHfCheckpoint(`${FIXTURES}gqa_a`, backend.create());
+    const { model } = await loadHfCheckpoint(`${FIXTURES}gqa_a`, await backend.create());
     const ids = new Int32Array(exp.input_ids.flat()), targets = new Int32Array(exp.targets.flat());
     const V = model.config.vocab_size, T = 16;
     const train = await model.forward(ids, targets, { batch: 2, logits: true });

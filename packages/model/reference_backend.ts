@@ -18,13 +18,7 @@
  */
 import { UserError } from "@tinyllama-ts/cli";
 import type { AdamWParams, AttentionShape, Backend, DType, RopeShape, Tensor } from "./backend.ts";
-import {
-  checkAdamWLists,
-  checkAttentionShape,
-  checkDims,
-  checkRopeShape,
-  checkTensor,
-} from "./_backend_checks.ts";
+import * as checks from "./_backend_checks.ts";
 
 /** A reference tensor: f32 tensors are held in f64, i32 tensors in i32. */
 class ReferenceTensor implements Tensor {
@@ -58,7 +52,7 @@ export class ReferenceBackend implements Backend {
   // ---- memory ----
 
   alloc(size: number, dtype: DType = "f32"): Tensor {
-    checkDims("alloc", { size });
+    checks.checkDims("alloc", { size });
     return new ReferenceTensor(size, dtype);
   }
 
@@ -109,7 +103,7 @@ export class ReferenceBackend implements Backend {
   }
 
   copy(dst: Tensor, src: Tensor, n: number, dstOffset = 0, srcOffset = 0): void {
-    checkDims("copy", { n, dstOffset, srcOffset });
+    checks.checkDims("copy", { n, dstOffset, srcOffset });
     if (dst.dtype !== src.dtype) throw new UserError(`copy: ${src.dtype} into ${dst.dtype}`);
     if (dstOffset + n > dst.size || srcOffset + n > src.size) {
       throw new UserError(`copy: ${n} elements overflow (dst ${dst.size}, src ${src.size})`);
@@ -121,9 +115,7 @@ export class ReferenceBackend implements Backend {
   // ---- embedding ----
 
   embeddingForward(out: Tensor, table: Tensor, ids: Tensor, n: number, c: number): void {
-    checkDims("embeddingForward", { n, c });
-    checkTensor("embeddingForward", "out", out, n * c);
-    checkTensor("embeddingForward", "ids", ids, n, "i32");
+    checks.checkEmbeddingForward(out, table, ids, n, c);
     const o = this.#f(out), tab = this.#f(table), id = this.#i(ids);
     const vocab = Math.floor(table.size / Math.max(c, 1));
     for (let i = 0; i < n; i++) {
@@ -133,9 +125,7 @@ export class ReferenceBackend implements Backend {
   }
 
   embeddingBackward(dtable: Tensor, dout: Tensor, ids: Tensor, n: number, c: number): void {
-    checkDims("embeddingBackward", { n, c });
-    checkTensor("embeddingBackward", "dout", dout, n * c);
-    checkTensor("embeddingBackward", "ids", ids, n, "i32");
+    checks.checkEmbeddingBackward(dtable, dout, ids, n, c);
     const dt = this.#f(dtable), d = this.#f(dout), id = this.#i(ids);
     const vocab = Math.floor(dtable.size / Math.max(c, 1));
     for (let i = 0; i < n; i++) {
@@ -155,12 +145,7 @@ export class ReferenceBackend implements Backend {
     c: number,
     eps: number,
   ): void {
-    const op = "rmsnormForward";
-    checkDims(op, { n, c });
-    checkTensor(op, "out", out, n * c);
-    checkTensor(op, "rstd", rstd, n);
-    checkTensor(op, "x", x, n * c);
-    checkTensor(op, "weight", weight, c);
+    checks.checkRmsnormForward(out, rstd, x, weight, n, c, eps);
     const o = this.#f(out), r = this.#f(rstd), xs = this.#f(x), w = this.#f(weight);
     for (let i = 0; i < n; i++) {
       let ss = 0;
@@ -181,12 +166,7 @@ export class ReferenceBackend implements Backend {
     n: number,
     c: number,
   ): void {
-    const op = "rmsnormBackward";
-    checkDims(op, { n, c });
-    for (const [name, t] of [["dx", dx], ["dout", dout], ["x", x]] as const) checkTensor(op, name, t, n * c);
-    checkTensor(op, "dweight", dweight, c);
-    checkTensor(op, "weight", weight, c);
-    checkTensor(op, "rstd", rstd, n);
+    checks.checkRmsnormBackward(dx, dweight, dout, x, weight, rstd, n, c);
     const gx = this.#f(dx), gw = this.#f(dweight), d = this.#f(dout);
     const xs = this.#f(x), w = this.#f(weight), r = this.#f(rstd);
     for (let i = 0; i < n; i++) {
@@ -205,11 +185,7 @@ export class ReferenceBackend implements Backend {
   // ---- linear ----
 
   matmulForward(out: Tensor, x: Tensor, w: Tensor, n: number, k: number, m: number): void {
-    const op = "matmulForward";
-    checkDims(op, { n, k, m });
-    checkTensor(op, "out", out, n * m);
-    checkTensor(op, "x", x, n * k);
-    checkTensor(op, "w", w, m * k);
+    checks.checkMatmulForward(out, x, w, n, k, m);
     const o = this.#f(out), xs = this.#f(x), ws = this.#f(w);
     for (let i = 0; i < n; i++) {
       for (let j = 0; j < m; j++) {
@@ -230,14 +206,9 @@ export class ReferenceBackend implements Backend {
     k: number,
     m: number,
   ): void {
-    const op = "matmulBackward";
-    checkDims(op, { n, k, m });
-    checkTensor(op, "dout", dout, n * m);
-    checkTensor(op, "x", x, n * k);
-    checkTensor(op, "w", w, m * k);
+    checks.checkMatmulBackward(dx, dw, dout, x, w, n, k, m);
     const d = this.#f(dout), xs = this.#f(x), ws = this.#f(w);
     if (dx) {
-      checkTensor(op, "dx", dx, n * k);
       const gx = this.#f(dx);
       for (let i = 0; i < n; i++) {
         for (let p = 0; p < k; p++) {
@@ -248,7 +219,6 @@ export class ReferenceBackend implements Backend {
       }
     }
     if (dw) {
-      checkTensor(op, "dw", dw, m * k);
       const gw = this.#f(dw);
       for (let j = 0; j < m; j++) {
         for (let p = 0; p < k; p++) {
@@ -263,19 +233,17 @@ export class ReferenceBackend implements Backend {
   // ---- RoPE ----
 
   ropeForward(out: Tensor, x: Tensor, s: RopeShape): void {
-    this.#rope("ropeForward", out, x, s, 1, false);
+    checks.checkRopeForward(out, x, s);
+    this.#rope(out, x, s, 1, false);
   }
 
   ropeBackward(dx: Tensor, dout: Tensor, s: RopeShape): void {
-    this.#rope("ropeBackward", dx, dout, s, -1, true);
+    checks.checkRopeBackward(dx, dout, s);
+    this.#rope(dx, dout, s, -1, true);
   }
 
   /** Rotates pairs `(d, d + hd/2)` by `sign·angle`, writing or accumulating into `out`. */
-  #rope(op: string, out: Tensor, x: Tensor, s: RopeShape, sign: number, accumulate: boolean): void {
-    checkRopeShape(op, s);
-    const size = s.b * s.t * s.nHeads * s.headDim;
-    checkTensor(op, "out", out, size);
-    checkTensor(op, "x", x, size);
+  #rope(out: Tensor, x: Tensor, s: RopeShape, sign: number, accumulate: boolean): void {
     const o = this.#f(out), xs = this.#f(x);
     const half = s.headDim / 2;
     for (let b = 0; b < s.b; b++) {
@@ -304,9 +272,7 @@ export class ReferenceBackend implements Backend {
   // ---- attention ----
 
   attentionForward(out: Tensor, lse: Tensor, q: Tensor, k: Tensor, v: Tensor, s: AttentionShape): void {
-    const op = "attentionForward";
-    this.#checkAttention(op, s, { out, q }, { k, v });
-    checkTensor(op, "lse", lse, s.b * s.nHead * s.tq);
+    checks.checkAttentionForward(out, lse, q, k, v, s);
     const o = this.#f(out), l = this.#f(lse), qs = this.#f(q), ks = this.#f(k), vs = this.#f(v);
     const hd = s.headDim;
     for (let b = 0; b < s.b; b++) {
@@ -337,9 +303,7 @@ export class ReferenceBackend implements Backend {
     lse: Tensor,
     s: AttentionShape,
   ): void {
-    const op = "attentionBackward";
-    this.#checkAttention(op, s, { dq, dout, q, out }, { dk, dv, k, v });
-    checkTensor(op, "lse", lse, s.b * s.nHead * s.tq);
+    checks.checkAttentionBackward(dq, dk, dv, dout, q, k, v, out, lse, s);
     const gq = this.#f(dq), gk = this.#f(dk), gv = this.#f(dv), d = this.#f(dout);
     const qs = this.#f(q), ks = this.#f(k), vs = this.#f(v);
     const hd = s.headDim, scale = 1 / Math.sqrt(hd);
@@ -374,37 +338,16 @@ export class ReferenceBackend implements Backend {
     }
   }
 
-  #checkAttention(
-    op: string,
-    s: AttentionShape,
-    queryLike: Record<string, Tensor>,
-    kvLike: Record<string, Tensor>,
-  ): void {
-    checkAttentionShape(op, s);
-    for (const [name, t] of Object.entries(queryLike)) {
-      checkTensor(op, name, t, s.b * s.tq * s.nHead * s.headDim);
-    }
-    for (const [name, t] of Object.entries(kvLike)) {
-      checkTensor(op, name, t, s.b * s.kvStride * s.nKV * s.headDim);
-    }
-  }
-
   // ---- SwiGLU ----
 
   swigluForward(out: Tensor, gate: Tensor, up: Tensor, n: number): void {
-    const op = "swigluForward";
-    checkDims(op, { n });
-    for (const [name, t] of [["out", out], ["gate", gate], ["up", up]] as const) checkTensor(op, name, t, n);
+    checks.checkSwigluForward(out, gate, up, n);
     const o = this.#f(out), g = this.#f(gate), u = this.#f(up);
     for (let i = 0; i < n; i++) o[i] = g[i] * sigmoid(g[i]) * u[i];
   }
 
   swigluBackward(dgate: Tensor, dup: Tensor, dout: Tensor, gate: Tensor, up: Tensor, n: number): void {
-    const op = "swigluBackward";
-    checkDims(op, { n });
-    for (
-      const [name, t] of [["dgate", dgate], ["dup", dup], ["dout", dout], ["gate", gate], ["up", up]] as const
-    ) checkTensor(op, name, t, n);
+    checks.checkSwigluBackward(dgate, dup, dout, gate, up, n);
     const gg = this.#f(dgate), gu = this.#f(dup), d = this.#f(dout), g = this.#f(gate), u = this.#f(up);
     for (let i = 0; i < n; i++) {
       const sg = sigmoid(g[i]);
@@ -417,16 +360,13 @@ export class ReferenceBackend implements Backend {
   // ---- residual ----
 
   add(out: Tensor, a: Tensor, b: Tensor, n: number): void {
-    checkDims("add", { n });
-    for (const [name, t] of [["out", out], ["a", a], ["b", b]] as const) checkTensor("add", name, t, n);
+    checks.checkAdd(out, a, b, n);
     const o = this.#f(out), as = this.#f(a), bs = this.#f(b);
     for (let i = 0; i < n; i++) o[i] = as[i] + bs[i];
   }
 
   accumulate(dst: Tensor, src: Tensor, n: number): void {
-    checkDims("accumulate", { n });
-    checkTensor("accumulate", "dst", dst, n);
-    checkTensor("accumulate", "src", src, n);
+    checks.checkAccumulate(dst, src, n);
     const d = this.#f(dst), s = this.#f(src);
     for (let i = 0; i < n; i++) d[i] += s[i];
   }
@@ -442,10 +382,7 @@ export class ReferenceBackend implements Backend {
     gradScale: number | null,
   ): void {
     const op = "crossEntropy";
-    checkDims(op, { n, v });
-    checkTensor(op, "losses", losses, n);
-    checkTensor(op, "logits", logits, n * v);
-    checkTensor(op, "targets", targets, n, "i32");
+    checks.checkCrossEntropy(losses, logits, targets, n, v, gradScale);
     const ls = this.#f(losses), z = this.#f(logits), tg = this.#i(targets);
     for (let i = 0; i < n; i++) {
       const target = tg[i];
@@ -470,7 +407,7 @@ export class ReferenceBackend implements Backend {
   // ---- optimizer ----
 
   sumSquares(out: Tensor, xs: readonly Tensor[]): void {
-    checkTensor("sumSquares", "out", out, 1);
+    checks.checkSumSquares(out, xs);
     let s = 0;
     for (const t of xs) {
       const x = this.#f(t);
@@ -480,7 +417,7 @@ export class ReferenceBackend implements Backend {
   }
 
   scaleBy(xs: readonly Tensor[], s: Tensor): void {
-    checkTensor("scaleBy", "s", s, 1);
+    checks.checkScaleBy(xs, s);
     const factor = this.#f(s)[0];
     for (const t of xs) {
       const x = this.#f(t);
@@ -496,10 +433,7 @@ export class ReferenceBackend implements Backend {
     p: AdamWParams,
     weightDecayMask?: readonly boolean[],
   ): void {
-    checkAdamWLists("adamw", params, grads, m, v, weightDecayMask);
-    if (!Number.isInteger(p.step) || p.step < 1) {
-      throw new UserError(`adamw: step must be ≥ 1, got ${p.step}`);
-    }
+    checks.checkAdamW(params, grads, m, v, p, weightDecayMask);
     const bc1 = 1 - Math.pow(p.beta1, p.step), bc2 = 1 - Math.pow(p.beta2, p.step);
     for (let t = 0; t < params.length; t++) {
       const ps = this.#f(params[t]), gs = this.#f(grads[t]), ms = this.#f(m[t]), vs = this.#f(v[t]);
@@ -514,8 +448,7 @@ export class ReferenceBackend implements Backend {
   }
 
   clipFactor(s: Tensor, normSq: Tensor, maxNorm: number): void {
-    checkTensor("clipFactor", "s", s, 1);
-    checkTensor("clipFactor", "normSq", normSq, 1);
+    checks.checkClipFactor(s, normSq, maxNorm);
     this.#f(s)[0] = Math.min(1, maxNorm / (Math.sqrt(this.#f(normSq)[0]) + 1e-6));
   }
 

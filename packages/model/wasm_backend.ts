@@ -30,13 +30,7 @@
  */
 import { UserError } from "@tinyllama-ts/cli";
 import type { AdamWParams, AttentionShape, Backend, DType, RopeShape, Tensor } from "./backend.ts";
-import {
-  checkAdamWLists,
-  checkAttentionShape,
-  checkDims,
-  checkRopeShape,
-  checkTensor,
-} from "./_backend_checks.ts";
+import * as checks from "./_backend_checks.ts";
 import { core, defaultThreads, memory, useThreads } from "./_wasm_runtime.ts";
 
 const BYTES = 4; // f32 and i32 alike
@@ -119,7 +113,7 @@ export class WasmBackend implements Backend {
   }
 
   allocGroup(sizes: readonly number[], dtype: DType = "f32"): Tensor[] {
-    sizes.forEach((size, i) => checkDims("allocGroup", { [`sizes[${i}]`]: size }));
+    sizes.forEach((size, i) => checks.checkDims("allocGroup", { [`sizes[${i}]`]: size }));
     const total = sizes.reduce((a, b) => a + b, 0);
     if (total * BYTES > 0xffff_0000) {
       throw new UserError(`alloc: ${total} elements exceed the 4 GiB of wasm32`);
@@ -180,7 +174,7 @@ export class WasmBackend implements Backend {
 
   copy(dst: Tensor, src: Tensor, n: number, dstOffset = 0, srcOffset = 0): void {
     const d = this.#own(dst), s = this.#own(src);
-    checkDims("copy", { n, dstOffset, srcOffset });
+    checks.checkDims("copy", { n, dstOffset, srcOffset });
     if (dst.dtype !== src.dtype) throw new UserError(`copy: ${src.dtype} into ${dst.dtype}`);
     if (dstOffset + n > dst.size || srcOffset + n > src.size) {
       throw new UserError(`copy: ${n} elements overflow (dst ${dst.size}, src ${src.size})`);
@@ -193,10 +187,9 @@ export class WasmBackend implements Backend {
 
   embeddingForward(out: Tensor, table: Tensor, ids: Tensor, n: number, c: number): void {
     const op = "embeddingForward";
-    checkDims(op, { n, c });
-    checkTensor(op, "out", out, n * c);
-    checkTensor(op, "table", table, 0);
-    checkTensor(op, "ids", ids, n, "i32");
+    checks.checkEmbeddingForward(out, table, ids, n, c);
+    // The core reads the table as f32 through a raw pointer; the other backends' own accessors say so.
+    checks.checkTensor(op, "table", table, 0);
     this.#disjoint(op, [["out", out]], [["table", table], ["ids", ids]]);
     const bad = core.embedding_forward(this.#ptr(out), this.#ptr(table), table.size, this.#ptr(ids), n, c);
     if (bad >= 0) this.#badId(op, ids, bad, table.size, c);
@@ -204,10 +197,9 @@ export class WasmBackend implements Backend {
 
   embeddingBackward(dtable: Tensor, dout: Tensor, ids: Tensor, n: number, c: number): void {
     const op = "embeddingBackward";
-    checkDims(op, { n, c });
-    checkTensor(op, "dtable", dtable, 0);
-    checkTensor(op, "dout", dout, n * c);
-    checkTensor(op, "ids", ids, n, "i32");
+    checks.checkEmbeddingBackward(dtable, dout, ids, n, c);
+    // The core writes the table as f32 through a raw pointer; the other backends' own accessors say so.
+    checks.checkTensor(op, "dtable", dtable, 0);
     this.#disjoint(op, [["dtable", dtable]], [["dout", dout], ["ids", ids]]);
     const bad = core.embedding_backward(
       this.#ptr(dtable),
@@ -239,11 +231,7 @@ export class WasmBackend implements Backend {
     eps: number,
   ): void {
     const op = "rmsnormForward";
-    checkDims(op, { n, c });
-    checkTensor(op, "out", out, n * c);
-    checkTensor(op, "rstd", rstd, n);
-    checkTensor(op, "x", x, n * c);
-    checkTensor(op, "weight", weight, c);
+    checks.checkRmsnormForward(out, rstd, x, weight, n, c, eps);
     this.#disjoint(op, [["out", out], ["rstd", rstd]], [["x", x], ["weight", weight]]);
     core.rmsnorm_forward(this.#ptr(out), this.#ptr(rstd), this.#ptr(x), this.#ptr(weight), n, c, eps);
   }
@@ -259,11 +247,7 @@ export class WasmBackend implements Backend {
     c: number,
   ): void {
     const op = "rmsnormBackward";
-    checkDims(op, { n, c });
-    for (const [name, t] of [["dx", dx], ["dout", dout], ["x", x]] as const) checkTensor(op, name, t, n * c);
-    checkTensor(op, "dweight", dweight, c);
-    checkTensor(op, "weight", weight, c);
-    checkTensor(op, "rstd", rstd, n);
+    checks.checkRmsnormBackward(dx, dweight, dout, x, weight, rstd, n, c);
     this.#disjoint(op, [["dx", dx], ["dweight", dweight]], [["dout", dout], ["x", x], ["weight", weight], [
       "rstd",
       rstd,
@@ -284,10 +268,7 @@ export class WasmBackend implements Backend {
 
   matmulForward(out: Tensor, x: Tensor, w: Tensor, n: number, k: number, m: number): void {
     const op = "matmulForward";
-    checkDims(op, { n, k, m });
-    checkTensor(op, "out", out, n * m);
-    checkTensor(op, "x", x, n * k);
-    checkTensor(op, "w", w, m * k);
+    checks.checkMatmulForward(out, x, w, n, k, m);
     this.#disjoint(op, [["out", out]], [["x", x], ["w", w]]);
     core.matmul_forward(this.#ptr(out), this.#ptr(x), this.#ptr(w), n, k, m);
   }
@@ -303,19 +284,10 @@ export class WasmBackend implements Backend {
     m: number,
   ): void {
     const op = "matmulBackward";
-    checkDims(op, { n, k, m });
-    checkTensor(op, "dout", dout, n * m);
-    checkTensor(op, "x", x, n * k);
-    checkTensor(op, "w", w, m * k);
+    checks.checkMatmulBackward(dx, dw, dout, x, w, n, k, m);
     const outputs: Named[] = [];
-    if (dx) {
-      checkTensor(op, "dx", dx, n * k);
-      outputs.push(["dx", dx]);
-    }
-    if (dw) {
-      checkTensor(op, "dw", dw, m * k);
-      outputs.push(["dw", dw]);
-    }
+    if (dx) outputs.push(["dx", dx]);
+    if (dw) outputs.push(["dw", dw]);
     if (outputs.length === 0) return;
     this.#disjoint(op, outputs, [["dout", dout], ["x", x], ["w", w]]);
     core.matmul_backward(
@@ -336,20 +308,14 @@ export class WasmBackend implements Backend {
 
   ropeForward(out: Tensor, x: Tensor, s: RopeShape): void {
     const op = "ropeForward";
-    checkRopeShape(op, s);
-    const size = s.b * s.t * s.nHeads * s.headDim;
-    checkTensor(op, "out", out, size);
-    checkTensor(op, "x", x, size);
+    checks.checkRopeForward(out, x, s);
     this.#disjoint(op, [["out", out]], [["x", x]], true);
     core.rope_forward(this.#ptr(out), this.#ptr(x), s.b, s.t, s.nHeads, s.headDim, s.base, s.posOffset);
   }
 
   ropeBackward(dx: Tensor, dout: Tensor, s: RopeShape): void {
     const op = "ropeBackward";
-    checkRopeShape(op, s);
-    const size = s.b * s.t * s.nHeads * s.headDim;
-    checkTensor(op, "dx", dx, size);
-    checkTensor(op, "dout", dout, size);
+    checks.checkRopeBackward(dx, dout, s);
     this.#disjoint(op, [["dx", dx]], [["dout", dout]]);
     core.rope_backward(this.#ptr(dx), this.#ptr(dout), s.b, s.t, s.nHeads, s.headDim, s.base, s.posOffset);
   }
@@ -358,7 +324,7 @@ export class WasmBackend implements Backend {
 
   attentionForward(out: Tensor, lse: Tensor, q: Tensor, k: Tensor, v: Tensor, s: AttentionShape): void {
     const op = "attentionForward";
-    this.#checkAttention(op, s, { out, q }, { k, v }, lse);
+    checks.checkAttentionForward(out, lse, q, k, v, s);
     this.#disjoint(op, [["out", out], ["lse", lse]], [["q", q], ["k", k], ["v", v]]);
     core.attention_forward(
       this.#ptr(out),
@@ -389,7 +355,7 @@ export class WasmBackend implements Backend {
     s: AttentionShape,
   ): void {
     const op = "attentionBackward";
-    this.#checkAttention(op, s, { dq, dout, q, out }, { dk, dv, k, v }, lse);
+    checks.checkAttentionBackward(dq, dk, dv, dout, q, k, v, out, lse, s);
     this.#disjoint(op, [["dq", dq], ["dk", dk], ["dv", dv]], [
       ["dout", dout],
       ["q", q],
@@ -418,39 +384,18 @@ export class WasmBackend implements Backend {
     );
   }
 
-  #checkAttention(
-    op: string,
-    s: AttentionShape,
-    queryLike: Record<string, Tensor>,
-    kvLike: Record<string, Tensor>,
-    lse: Tensor,
-  ): void {
-    checkAttentionShape(op, s);
-    for (const [name, t] of Object.entries(queryLike)) {
-      checkTensor(op, name, t, s.b * s.tq * s.nHead * s.headDim);
-    }
-    for (const [name, t] of Object.entries(kvLike)) {
-      checkTensor(op, name, t, s.b * s.kvStride * s.nKV * s.headDim);
-    }
-    checkTensor(op, "lse", lse, s.b * s.nHead * s.tq);
-  }
-
   // ---- SwiGLU ----
 
   swigluForward(out: Tensor, gate: Tensor, up: Tensor, n: number): void {
     const op = "swigluForward";
-    checkDims(op, { n });
-    for (const [name, t] of [["out", out], ["gate", gate], ["up", up]] as const) checkTensor(op, name, t, n);
+    checks.checkSwigluForward(out, gate, up, n);
     this.#disjoint(op, [["out", out]], [["gate", gate], ["up", up]]);
     core.swiglu_forward(this.#ptr(out), this.#ptr(gate), this.#ptr(up), n);
   }
 
   swigluBackward(dgate: Tensor, dup: Tensor, dout: Tensor, gate: Tensor, up: Tensor, n: number): void {
     const op = "swigluBackward";
-    checkDims(op, { n });
-    for (
-      const [name, t] of [["dgate", dgate], ["dup", dup], ["dout", dout], ["gate", gate], ["up", up]] as const
-    ) checkTensor(op, name, t, n);
+    checks.checkSwigluBackward(dgate, dup, dout, gate, up, n);
     this.#disjoint(op, [["dgate", dgate], ["dup", dup]], [["dout", dout], ["gate", gate], ["up", up]]);
     core.swiglu_backward(
       this.#ptr(dgate),
@@ -465,16 +410,13 @@ export class WasmBackend implements Backend {
   // ---- residual ----
 
   add(out: Tensor, a: Tensor, b: Tensor, n: number): void {
-    checkDims("add", { n });
-    for (const [name, t] of [["out", out], ["a", a], ["b", b]] as const) checkTensor("add", name, t, n);
+    checks.checkAdd(out, a, b, n);
     this.#disjoint("add", [["out", out]], [["a", a], ["b", b]], true);
     core.add(this.#ptr(out), this.#ptr(a), this.#ptr(b), n);
   }
 
   accumulate(dst: Tensor, src: Tensor, n: number): void {
-    checkDims("accumulate", { n });
-    checkTensor("accumulate", "dst", dst, n);
-    checkTensor("accumulate", "src", src, n);
+    checks.checkAccumulate(dst, src, n);
     this.#disjoint("accumulate", [["dst", dst]], [["src", src]]);
     core.accumulate(this.#ptr(dst), this.#ptr(src), n);
   }
@@ -490,10 +432,7 @@ export class WasmBackend implements Backend {
     gradScale: number | null,
   ): void {
     const op = "crossEntropy";
-    checkDims(op, { n, v });
-    checkTensor(op, "losses", losses, n);
-    checkTensor(op, "logits", logits, n * v);
-    checkTensor(op, "targets", targets, n, "i32");
+    checks.checkCrossEntropy(losses, logits, targets, n, v, gradScale);
     this.#disjoint(op, [["losses", losses], ["logits", logits]], [["targets", targets]]);
     const bad = core.cross_entropy(
       this.#ptr(losses),
@@ -513,15 +452,15 @@ export class WasmBackend implements Backend {
   // ---- optimizer ----
 
   sumSquares(out: Tensor, xs: readonly Tensor[]): void {
-    checkTensor("sumSquares", "out", out, 1);
-    xs.forEach((x, i) => checkTensor("sumSquares", `xs[${i}]`, x, 0));
+    checks.checkSumSquares(out, xs);
+    xs.forEach((x, i) => checks.checkTensor("sumSquares", `xs[${i}]`, x, 0));
     this.#disjoint("sumSquares", [["out", out]], xs.map((x, i) => [`xs[${i}]`, x] as const));
     for (const [first, n] of this.#runs([xs])) core.sum_squares(this.#ptr(out), this.#ptr(first[0]), n);
   }
 
   scaleBy(xs: readonly Tensor[], s: Tensor): void {
-    checkTensor("scaleBy", "s", s, 1);
-    xs.forEach((x, i) => checkTensor("scaleBy", `xs[${i}]`, x, 0));
+    checks.checkScaleBy(xs, s);
+    xs.forEach((x, i) => checks.checkTensor("scaleBy", `xs[${i}]`, x, 0));
     this.#disjoint("scaleBy", xs.map((x, i) => [`xs[${i}]`, x] as const), [["s", s]]);
     for (const [first, n] of this.#runs([xs])) core.scale_by(this.#ptr(first[0]), n, this.#ptr(s));
   }
@@ -535,10 +474,7 @@ export class WasmBackend implements Backend {
     weightDecayMask?: readonly boolean[],
   ): void {
     const op = "adamw";
-    checkAdamWLists(op, params, grads, m, v, weightDecayMask);
-    if (!Number.isInteger(p.step) || p.step < 1) {
-      throw new UserError(`adamw: step must be ≥ 1, got ${p.step}`);
-    }
+    checks.checkAdamW(params, grads, m, v, p, weightDecayMask);
     const named = (list: readonly Tensor[], name: string) =>
       list.map((t, i) => [`${name}[${i}]`, t] as const);
     this.#disjoint(
@@ -566,8 +502,7 @@ export class WasmBackend implements Backend {
   }
 
   clipFactor(s: Tensor, normSq: Tensor, maxNorm: number): void {
-    checkTensor("clipFactor", "s", s, 1);
-    checkTensor("clipFactor", "normSq", normSq, 1);
+    checks.checkClipFactor(s, normSq, maxNorm);
     core.clip_factor(this.#ptr(s), this.#ptr(normSq), maxNorm);
   }
 

@@ -22,13 +22,7 @@
  */
 import { UserError } from "@tinyllama-ts/cli";
 import type { AdamWParams, AttentionShape, Backend, DType, RopeShape, Tensor } from "./backend.ts";
-import {
-  checkAdamWLists,
-  checkAttentionShape,
-  checkDims,
-  checkRopeShape,
-  checkTensor,
-} from "./_backend_checks.ts";
+import * as checks from "./_backend_checks.ts";
 import { type DeviceOptions, openDevice } from "./_webgpu/device.ts";
 import { KERNELS, type KernelSpec } from "./_webgpu/kernels.ts";
 import { GpuMemory, GpuTensor } from "./_webgpu/memory.ts";
@@ -184,7 +178,7 @@ export class WebGpuBackend implements Backend {
   }
 
   copy(dst: Tensor, src: Tensor, n: number, dstOffset = 0, srcOffset = 0): void {
-    checkDims("copy", { n, dstOffset, srcOffset });
+    checks.checkDims("copy", { n, dstOffset, srcOffset });
     if (dst.dtype !== src.dtype) throw new UserError(`copy: ${src.dtype} into ${dst.dtype}`);
     if (dstOffset + n > dst.size || srcOffset + n > src.size) {
       throw new UserError(`copy: ${n} elements overflow (dst ${dst.size}, src ${src.size})`);
@@ -198,9 +192,7 @@ export class WebGpuBackend implements Backend {
 
   embeddingForward(out: Tensor, table: Tensor, ids: Tensor, n: number, c: number): void {
     const op = "embeddingForward";
-    checkDims(op, { n, c });
-    checkTensor(op, "out", out, n * c);
-    checkTensor(op, "ids", ids, n, "i32");
+    checks.checkEmbeddingForward(out, table, ids, n, c);
     const o = this.#own(out), tab = this.#f32(op, table), id = this.#own(ids);
     const vocab = this.#checkIds(op, id, n, c, tab);
     if (n === 0 || c === 0) return;
@@ -221,9 +213,7 @@ export class WebGpuBackend implements Backend {
 
   embeddingBackward(dtable: Tensor, dout: Tensor, ids: Tensor, n: number, c: number): void {
     const op = "embeddingBackward";
-    checkDims(op, { n, c });
-    checkTensor(op, "dout", dout, n * c);
-    checkTensor(op, "ids", ids, n, "i32");
+    checks.checkEmbeddingBackward(dtable, dout, ids, n, c);
     const dt = this.#f32(op, dtable), d = this.#own(dout), id = this.#own(ids);
     const vocab = this.#checkIds(op, id, n, c, dt);
     if (n === 0 || c === 0) return;
@@ -255,12 +245,7 @@ export class WebGpuBackend implements Backend {
     c: number,
     eps: number,
   ): void {
-    const op = "rmsnormForward";
-    checkDims(op, { n, c });
-    checkTensor(op, "out", out, n * c);
-    checkTensor(op, "rstd", rstd, n);
-    checkTensor(op, "x", x, n * c);
-    checkTensor(op, "weight", weight, c);
+    checks.checkRmsnormForward(out, rstd, x, weight, n, c, eps);
     if (n === 0 || c === 0) return;
     const o = this.#own(out), r = this.#own(rstd), xs = this.#own(x), w = this.#own(weight);
     for (const [r0, rl] of pieces(n, this.#rowsPerWindow(c, o, xs))) {
@@ -291,11 +276,7 @@ export class WebGpuBackend implements Backend {
     c: number,
   ): void {
     const op = "rmsnormBackward";
-    checkDims(op, { n, c });
-    for (const [name, t] of [["dx", dx], ["dout", dout], ["x", x]] as const) checkTensor(op, name, t, n * c);
-    checkTensor(op, "dweight", dweight, c);
-    checkTensor(op, "weight", weight, c);
-    checkTensor(op, "rstd", rstd, n);
+    checks.checkRmsnormBackward(dx, dweight, dout, x, weight, rstd, n, c);
     if (n === 0 || c === 0) return;
     const gx = this.#own(dx), gw = this.#own(dweight), d = this.#own(dout);
     const xs = this.#own(x), w = this.#own(weight), r = this.#own(rstd);
@@ -338,10 +319,7 @@ export class WebGpuBackend implements Backend {
 
   matmulForward(out: Tensor, x: Tensor, w: Tensor, n: number, k: number, m: number): void {
     const op = "matmulForward";
-    checkDims(op, { n, k, m });
-    checkTensor(op, "out", out, n * m);
-    checkTensor(op, "x", x, n * k);
-    checkTensor(op, "w", w, m * k);
+    checks.checkMatmulForward(out, x, w, n, k, m);
     this.#matmul(op, this.#own(out), this.#own(x), this.#own(w), true, true, n, m, k, false);
   }
 
@@ -356,17 +334,12 @@ export class WebGpuBackend implements Backend {
     m: number,
   ): void {
     const op = "matmulBackward";
-    checkDims(op, { n, k, m });
-    checkTensor(op, "dout", dout, n * m);
-    checkTensor(op, "x", x, n * k);
-    checkTensor(op, "w", w, m * k);
+    checks.checkMatmulBackward(dx, dw, dout, x, w, n, k, m);
     if (dx) {
-      checkTensor(op, "dx", dx, n * k);
       // dx[N,K] += dout[N,M] · w[M,K]
       this.#matmul(op, this.#own(dx), this.#own(dout), this.#own(w), true, false, n, k, m, true);
     }
     if (dw) {
-      checkTensor(op, "dw", dw, m * k);
       // dw[M,K] += dout[N,M]ᵀ · x[N,K]
       this.#matmul(op, this.#own(dw), this.#own(dout), this.#own(x), false, false, m, k, n, true);
     }
@@ -425,18 +398,17 @@ export class WebGpuBackend implements Backend {
   // ---- RoPE ----
 
   ropeForward(out: Tensor, x: Tensor, s: RopeShape): void {
+    checks.checkRopeForward(out, x, s);
     this.#rope("ropeForward", KERNELS.ropeForward, out, x, s);
   }
 
   ropeBackward(dx: Tensor, dout: Tensor, s: RopeShape): void {
+    checks.checkRopeBackward(dx, dout, s);
     this.#rope("ropeBackward", KERNELS.ropeBackward, dx, dout, s);
   }
 
   #rope(op: string, kernel: KernelSpec, out: Tensor, x: Tensor, s: RopeShape): void {
-    checkRopeShape(op, s);
     const size = s.b * s.t * s.nHeads * s.headDim;
-    checkTensor(op, "out", out, size);
-    checkTensor(op, "x", x, size);
     if (size === 0) return;
     const o = this.#own(out), xs = this.#own(x);
     const hd = s.headDim, half = hd / 2, rows = s.b * s.t * s.nHeads;
@@ -475,8 +447,7 @@ export class WebGpuBackend implements Backend {
 
   attentionForward(out: Tensor, lse: Tensor, q: Tensor, k: Tensor, v: Tensor, s: AttentionShape): void {
     const op = "attentionForward";
-    this.#checkAttention(op, s, { out, q }, { k, v });
-    checkTensor(op, "lse", lse, s.b * s.nHead * s.tq);
+    checks.checkAttentionForward(out, lse, q, k, v, s);
     if (s.b * s.tq * s.nHead === 0) return;
     const o = this.#own(out), l = this.#own(lse), qs = this.#own(q), ks = this.#own(k), vs = this.#own(v);
     const c = attentionConstants(op, s.headDim);
@@ -507,8 +478,7 @@ export class WebGpuBackend implements Backend {
     s: AttentionShape,
   ): void {
     const op = "attentionBackward";
-    this.#checkAttention(op, s, { dq, dout, q, out }, { dk, dv, k, v });
-    checkTensor(op, "lse", lse, s.b * s.nHead * s.tq);
+    checks.checkAttentionBackward(dq, dk, dv, dout, q, k, v, out, lse, s);
     if (s.b * s.tq * s.nHead === 0) return;
     const gq = this.#own(dq), gk = this.#own(dk), gv = this.#own(dv), d = this.#own(dout);
     const qs = this.#own(q), ks = this.#own(k), vs = this.#own(v), o = this.#own(out), l = this.#own(lse);
@@ -544,21 +514,6 @@ export class WebGpuBackend implements Backend {
     }
   }
 
-  #checkAttention(
-    op: string,
-    s: AttentionShape,
-    queryLike: Record<string, Tensor>,
-    kvLike: Record<string, Tensor>,
-  ) {
-    checkAttentionShape(op, s);
-    for (const [name, t] of Object.entries(queryLike)) {
-      checkTensor(op, name, t, s.b * s.tq * s.nHead * s.headDim);
-    }
-    for (const [name, t] of Object.entries(kvLike)) {
-      checkTensor(op, name, t, s.b * s.kvStride * s.nKV * s.headDim);
-    }
-  }
-
   /** Batch ranges whose query-, key/value- and statistics-shaped windows all fit a binding. */
   #batchBlocks(s: AttentionShape, qLike: GpuTensor[], kvLike: GpuTensor[], statLike: GpuTensor[]) {
     const per = [
@@ -590,9 +545,7 @@ export class WebGpuBackend implements Backend {
   // ---- SwiGLU ----
 
   swigluForward(out: Tensor, gate: Tensor, up: Tensor, n: number): void {
-    const op = "swigluForward";
-    checkDims(op, { n });
-    for (const [name, t] of [["out", out], ["gate", gate], ["up", up]] as const) checkTensor(op, name, t, n);
+    checks.checkSwigluForward(out, gate, up, n);
     this.#flat(
       KERNELS.swigluForward,
       [[this.#own(out), 0], [this.#own(gate), 0], [this.#own(up), 0]],
@@ -602,10 +555,8 @@ export class WebGpuBackend implements Backend {
   }
 
   swigluBackward(dgate: Tensor, dup: Tensor, dout: Tensor, gate: Tensor, up: Tensor, n: number): void {
-    const op = "swigluBackward";
-    checkDims(op, { n });
+    checks.checkSwigluBackward(dgate, dup, dout, gate, up, n);
     const all = [["dgate", dgate], ["dup", dup], ["dout", dout], ["gate", gate], ["up", up]] as const;
-    for (const [name, t] of all) checkTensor(op, name, t, n);
     this.#flat(
       KERNELS.swigluBackward,
       all.map(([, t]) => [this.#own(t), 0] as [GpuTensor, number]),
@@ -617,15 +568,12 @@ export class WebGpuBackend implements Backend {
   // ---- residual ----
 
   add(out: Tensor, a: Tensor, b: Tensor, n: number): void {
-    checkDims("add", { n });
-    for (const [name, t] of [["out", out], ["a", a], ["b", b]] as const) checkTensor("add", name, t, n);
+    checks.checkAdd(out, a, b, n);
     this.#flat(KERNELS.add, [[this.#own(out), 0], [this.#own(a), 0], [this.#own(b), 0]], n, (l) => [l]);
   }
 
   accumulate(dst: Tensor, src: Tensor, n: number): void {
-    checkDims("accumulate", { n });
-    checkTensor("accumulate", "dst", dst, n);
-    checkTensor("accumulate", "src", src, n);
+    checks.checkAccumulate(dst, src, n);
     this.#flat(KERNELS.accumulate, [[this.#own(dst), 0], [this.#own(src), 0]], n, (l) => [l]);
   }
 
@@ -640,10 +588,7 @@ export class WebGpuBackend implements Backend {
     gradScale: number | null,
   ): void {
     const op = "crossEntropy";
-    checkDims(op, { n, v });
-    checkTensor(op, "losses", losses, n);
-    checkTensor(op, "logits", logits, n * v);
-    checkTensor(op, "targets", targets, n, "i32");
+    checks.checkCrossEntropy(losses, logits, targets, n, v, gradScale);
     const ls = this.#own(losses), z = this.#own(logits), tg = this.#own(targets);
     const host = tg.host!;
     for (let i = 0; i < n; i++) {
@@ -671,7 +616,7 @@ export class WebGpuBackend implements Backend {
   // ---- optimizer ----
 
   sumSquares(out: Tensor, xs: readonly Tensor[]): void {
-    checkTensor("sumSquares", "out", out, 1);
+    checks.checkSumSquares(out, xs);
     const o = this.#own(out);
     const list = xs.map((t, i) => this.#f32(`sumSquares: xs[${i}]`, t));
     // Each run is cut into windows of whole 4096-element chunks; each chunk makes one partial.
@@ -706,7 +651,7 @@ export class WebGpuBackend implements Backend {
   }
 
   scaleBy(xs: readonly Tensor[], s: Tensor): void {
-    checkTensor("scaleBy", "s", s, 1);
+    checks.checkScaleBy(xs, s);
     const factor = this.#own(s);
     const list = xs.map((t, i) => this.#f32(`scaleBy: xs[${i}]`, t));
     for (const [i, len] of this.#spans([list])) {
@@ -731,10 +676,7 @@ export class WebGpuBackend implements Backend {
     p: AdamWParams,
     weightDecayMask?: readonly boolean[],
   ): void {
-    checkAdamWLists("adamw", params, grads, m, v, weightDecayMask);
-    if (!Number.isInteger(p.step) || p.step < 1) {
-      throw new UserError(`adamw: step must be ≥ 1, got ${p.step}`);
-    }
+    checks.checkAdamW(params, grads, m, v, p, weightDecayMask);
     const lists = [params, grads, m, v].map((l) => l.map((t) => this.#own(t)));
     const decays = (i: number) => weightDecayMask?.[i] ?? true;
     // f32 constants as the WASM core rounds them, from f64 bias corrections.
@@ -757,8 +699,7 @@ export class WebGpuBackend implements Backend {
   }
 
   clipFactor(s: Tensor, normSq: Tensor, maxNorm: number): void {
-    checkTensor("clipFactor", "s", s, 1);
-    checkTensor("clipFactor", "normSq", normSq, 1);
+    checks.checkClipFactor(s, normSq, maxNorm);
     this.#queue.dispatch(
       KERNELS.clipFactor,
       {},
