@@ -4,13 +4,16 @@
 import { UserError } from "@tinyllama-ts/cli";
 import { type AsyncBuffer, type FileMetaData, parquetMetadataAsync, parquetRead } from "hyparquet";
 import { compressors } from "hyparquet-compressors";
-import type { DocumentItem } from "./read_documents.ts";
+import type { Piece } from "./_piece.ts";
 import { oneLine } from "./_one_line.ts";
 
-export async function* readParquetTexts(
+// Yields each row group's cells as `values` pieces of about `pieceSize` UTF-16 units; a cell that is not a
+// string is null (a missing_field record).
+export async function* readParquetPieces(
   path: string,
   onBytes: (n: number) => void,
-): AsyncGenerator<DocumentItem> {
+  pieceSize: number,
+): AsyncGenerator<Piece> {
   let file: Deno.FsFile;
   try {
     file = await Deno.open(path, { read: true });
@@ -49,11 +52,19 @@ export async function* readParquetTexts(
         throw corrupt(e);
       }
       onBytes(Number(group.total_compressed_size ?? group.total_byte_size));
+      let values: (string | null)[] = [];
+      let size = 0;
       for (const [value] of rows) {
-        if (typeof value !== "string") yield { skip: "missing_field" };
-        else if (value.trim() === "") yield { skip: "empty" };
-        else yield { text: value };
+        const v = typeof value === "string" ? value : null;
+        values.push(v);
+        size += v === null ? 1 : v.length;
+        if (size >= pieceSize) {
+          yield { kind: "values", values };
+          values = [];
+          size = 0;
+        }
       }
+      if (values.length > 0) yield { kind: "values", values };
       rows = [];
       rowStart = rowEnd;
     }

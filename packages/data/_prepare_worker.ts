@@ -1,10 +1,11 @@
-// Worker entry of prepare: loads the tokenizer once, then tokenizes the batches it is sent.
+// Worker entry of prepare: loads the tokenizer once, then parses and tokenizes the batches it is sent.
 import type { DedupMode } from "./dedup.ts";
-import { tokenizeBatch, type TokenizerLike, type TokenizerModule } from "./_tokenize_batch.ts";
+import type { Piece } from "./_piece.ts";
+import { processBatch, type TokenizerLike, type TokenizerModule } from "./_tokenize_batch.ts";
 
 export type WorkerRequest =
   | { type: "init"; tokenizerModule: string; tokenizerPath: string; dedup: DedupMode }
-  | { type: "batch"; id: number; texts: string[] };
+  | { type: "batch"; id: number; pieces: Piece[] };
 
 /** The worker's global scope, typed here because JSR packages may not pull in the `deno.worker` lib. */
 interface WorkerScope {
@@ -30,8 +31,10 @@ self.onmessage = async (e: MessageEvent<WorkerRequest>) => {
         eosId: tokenizer.eosId,
       });
     } else {
-      const r = tokenizeBatch(tokenizer!, msg.id, msg.texts, dedup);
+      const r = processBatch(tokenizer!, msg.id, msg.pieces, dedup);
       const transfer: ArrayBuffer[] = [
+        r.records.buffer,
+        r.skips.buffer,
         r.ids.buffer,
         r.lengths.buffer,
         r.textBytes.buffer,

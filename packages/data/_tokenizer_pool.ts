@@ -1,11 +1,13 @@
-// A pool of tokenizer workers (or the main thread, with 0 workers) that tokenizes batches of documents.
-// Results come back through promises; the caller consumes them in submission order.
+// A pool of workers (or the main thread, with 0 workers) that turn batches of raw input pieces into
+// documents' ids and keys (see _tokenize_batch.ts). Results come back through promises; the caller
+// consumes them in submission order.
 import { UserError } from "@tinyllama-ts/cli";
 import type { DedupMode } from "./dedup.ts";
 import type { WorkerRequest } from "./_prepare_worker.ts";
+import type { Piece } from "./_piece.ts";
 import {
   type BatchResult,
-  tokenizeBatch,
+  processBatch,
   type TokenizerLike,
   type TokenizerModule,
 } from "./_tokenize_batch.ts";
@@ -100,13 +102,16 @@ export class TokenizerPool {
     }
   }
 
-  /** Tokenizes a batch on the least busy worker. */
-  submit(texts: string[]): Promise<BatchResult> {
+  /**
+   * Processes a batch on the least busy worker. The pieces' buffers are transferred to it, so the caller
+   * must not use them afterwards.
+   */
+  submit(pieces: Piece[]): Promise<BatchResult> {
     const id = this.#nextId++;
     if (this.#failure) return Promise.reject(this.#failure);
     if (this.#inline) {
       try {
-        return Promise.resolve(tokenizeBatch(this.#inline, id, texts, this.#dedup));
+        return Promise.resolve(processBatch(this.#inline, id, pieces, this.#dedup));
       } catch (e) {
         return Promise.reject(e);
       }
@@ -115,8 +120,11 @@ export class TokenizerPool {
     for (let i = 1; i < this.#workers.length; i++) if (this.#pending[i].size < this.#pending[k].size) k = i;
     return new Promise((resolve, reject) => {
       this.#pending[k].set(id, { resolve, reject });
-      const req: WorkerRequest = { type: "batch", id, texts };
-      this.#workers[k].postMessage(req);
+      const req: WorkerRequest = { type: "batch", id, pieces };
+      // Moved, not copied: the reader gives every piece a buffer of its own.
+      const transfer = new Set<ArrayBuffer>();
+      for (const p of pieces) if (p.kind !== "values") transfer.add(p.bytes.buffer);
+      this.#workers[k].postMessage(req, { transfer: [...transfer] });
     });
   }
 

@@ -2,10 +2,11 @@ import { fsyncDir, isUserError, Progress, UserError, writeFileAtomic } from "@ti
 import { Deduplicator, type DedupMode, NUM_PERM } from "./dedup.ts";
 import { listInputFiles } from "./input_files.ts";
 import { type DatasetManifest, MANIFEST_FILE, type Split } from "./manifest.ts";
-import { readDocuments, type SkipReason } from "./read_documents.ts";
+import { PIECE_BYTES, readPieces, type SkipReason } from "./read_documents.ts";
 import { dtypeForVocab } from "./shard_format.ts";
 import { ShardWriter } from "./shard_writer.ts";
 import type { BatchResult } from "./_tokenize_batch.ts";
+import { type Piece, pieceSize, SKIP_REASONS } from "./_piece.ts";
 import { TokenizerPool } from "./_tokenizer_pool.ts";
 import { tokenizerFingerprint } from "./_fingerprint.ts";
 import { oneLine } from "./_one_line.ts";
@@ -169,78 +170,94 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareSumma
       );
     };
 
+    // Records are numbered per file, from 1; pieces arrive in file order.
     let docId = 0;
-    const consume = async (r: BatchResult, locs: Location[]) => {
+    let recordFile = -1;
+    let record = 0;
+    const consume = async (r: BatchResult, pieceFiles: number[]) => {
+      let rec = 0;
+      let doc = 0;
       let off = 0;
-      for (let i = 0; i < locs.length; i++) {
-        const n = r.lengths[i];
-        const ids = r.ids.subarray(off, off + n);
-        off += n;
-        summary.textBytes += r.textBytes[i];
-        const id = docId++;
-        const verdict = dedupper.check(id, {
-          exact: r.exactKeys?.[i],
-          signature: r.signatures?.subarray(i * NUM_PERM, (i + 1) * NUM_PERM),
-        });
-        if (verdict.duplicate) {
-          summary.duplicates[verdict.kind]++;
-          const of = kept.get(verdict.of)!;
-          removed.push(JSON.stringify({
-            file: files[locs[i].file].path,
-            record: locs[i].record,
-            kind: verdict.kind,
-            duplicateOf: { file: files[of.file].path, record: of.record },
-          }));
-          continue;
+      for (let p = 0; p < pieceFiles.length; p++) {
+        if (pieceFiles[p] !== recordFile) {
+          recordFile = pieceFiles[p];
+          record = 0;
         }
-        if (dedup !== "none") kept.set(id, locs[i]);
-        const split: Split = r.splitHashes[i] / 4294967296 < valFraction ? "val" : "train";
-        await writers[split].add(ids);
-        summary[split].documents++;
-        summary[split].tokens += n;
+        const end = rec + r.records[p];
+        for (; rec < end; rec++) {
+          record++;
+          summary.records++;
+          const skip = r.skips[rec];
+          if (skip !== 0) {
+            summary.skipped[SKIP_REASONS[skip - 1]]++;
+            continue;
+          }
+          summary.documents++;
+          const i = doc++;
+          const n = r.lengths[i];
+          const ids = r.ids.subarray(off, off + n);
+          off += n;
+          summary.textBytes += r.textBytes[i];
+          const id = docId++;
+          const loc = { file: recordFile, record };
+          const verdict = dedupper.check(id, {
+            exact: r.exactKeys?.[i],
+            signature: r.signatures?.subarray(i * NUM_PERM, (i + 1) * NUM_PERM),
+          });
+          if (verdict.duplicate) {
+            summary.duplicates[verdict.kind]++;
+            const of = kept.get(verdict.of)!;
+            removed.push(JSON.stringify({
+              file: files[loc.file].path,
+              record: loc.record,
+              kind: verdict.kind,
+              duplicateOf: { file: files[of.file].path, record: of.record },
+            }));
+            continue;
+          }
+          if (dedup !== "none") kept.set(id, loc);
+          const split: Split = r.splitHashes[i] / 4294967296 < valFraction ? "val" : "train";
+          await writers[split].add(ids);
+          summary[split].documents++;
+          summary[split].tokens += n;
+        }
       }
       showProgress();
     };
 
-    const inFlight: { result: Promise<BatchResult>; locs: Location[] }[] = [];
-    const maxInFlight = Math.max(2, 2 * workers);
-    let texts: string[] = [];
-    let locs: Location[] = [];
-    let batchChars = 0;
+    // The main thread only reads, cuts pieces and packs; decoding, parsing, tokenizing and hashing happen
+    // in the workers, a batch each, while this thread reads ahead by a few batches.
+    const inFlight: { result: Promise<BatchResult>; pieceFiles: number[] }[] = [];
+    const maxInFlight = Math.max(2, 3 * workers);
+    let pieces: Piece[] = [];
+    let pieceFiles: number[] = [];
+    let batchSize = 0;
     const submit = async () => {
-      if (texts.length === 0) return;
-      const result = pool!.submit(texts);
+      if (pieces.length === 0) return;
+      const result = pool!.submit(pieces);
       result.catch(() => {}); // awaited below in order; this keeps an abandoned batch from being "unhandled"
-      inFlight.push({ result, locs });
-      texts = [];
-      locs = [];
-      batchChars = 0;
+      inFlight.push({ result, pieceFiles });
+      pieces = [];
+      pieceFiles = [];
+      batchSize = 0;
       while (inFlight.length >= maxInFlight) {
         const next = inFlight.shift()!;
-        await consume(await next.result, next.locs);
+        await consume(await next.result, next.pieceFiles);
       }
       if (opts.aborted?.()) throw new UserError("interrupted; nothing was written");
     };
     for (let f = 0; f < files.length; f++) {
-      let record = 0;
-      for await (const item of readDocuments(files[f], (n) => bytesRead += n)) {
-        record++;
-        summary.records++;
-        if ("skip" in item) {
-          summary.skipped[item.skip]++;
-          continue;
-        }
-        summary.documents++;
-        texts.push(item.text);
-        locs.push({ file: f, record });
-        batchChars += item.text.length;
-        if (batchChars >= 1 << 19 || texts.length >= 512) await submit();
+      for await (const piece of readPieces(files[f], (n) => bytesRead += n)) {
+        pieces.push(piece);
+        pieceFiles.push(f);
+        batchSize += pieceSize(piece);
+        if (batchSize >= PIECE_BYTES) await submit();
       }
     }
     await submit();
     while (inFlight.length > 0) {
       const next = inFlight.shift()!;
-      await consume(await next.result, next.locs);
+      await consume(await next.result, next.pieceFiles);
     }
     if (summary.train.documents + summary.val.documents === 0) {
       throw new UserError(

@@ -2,7 +2,8 @@ import { UserError } from "@tinyllama-ts/cli";
 import { Gunzip } from "fflate";
 import { Decompress as ZstdDecompress } from "fzstd";
 import type { InputFile } from "./input_files.ts";
-import { readParquetTexts } from "./_parquet.ts";
+import { readParquetPieces } from "./_parquet.ts";
+import { parsePiece, type Piece } from "./_piece.ts";
 import { oneLine } from "./_one_line.ts";
 
 /** Why a line or row was not taken as a document. */
@@ -34,30 +35,96 @@ export async function* readDocuments(
   file: InputFile,
   onBytes: (n: number) => void = () => {},
 ): AsyncGenerator<DocumentItem> {
+  // The same two steps as prepare's, which parses the pieces in its workers.
+  for await (const piece of readPieces(file, onBytes)) yield* parsePiece(piece);
+}
+
+/**
+ * Bytes (or parquet UTF-16 units) per piece: small enough that workers share even one file evenly and
+ * the last piece leaves little idle time, large enough that messages between threads stay few.
+ */
+export const PIECE_BYTES = 1 << 18;
+
+/**
+ * The raw pieces of one input file in order (see {@link Piece}), with as little work as possible: read,
+ * decompress, cut at newlines. Text decoding and JSON parsing are left to {@link parsePiece}. Every
+ * piece owns its buffer, so it can be transferred to a worker.
+ */
+export async function* readPieces(
+  file: InputFile,
+  onBytes: (n: number) => void = () => {},
+): AsyncGenerator<Piece> {
   switch (file.format) {
     case "txt": {
       const bytes = await readWhole(file.path);
       onBytes(bytes.length);
-      const text = new TextDecoder().decode(bytes);
-      yield text.trim() === "" ? { skip: "empty" } : { text };
+      yield { kind: "whole", bytes: withoutBom(bytes) };
       return;
     }
     case "parquet":
-      yield* readParquetTexts(file.path, onBytes);
+      yield* readParquetPieces(file.path, onBytes, PIECE_BYTES);
       return;
     case "jsonl":
-      yield* jsonlDocuments(fileChunks(file.path, onBytes));
+      yield* linePieces(fileChunks(file.path, onBytes));
       return;
     case "jsonl.gz":
-      yield* jsonlDocuments(decompress(fileChunks(file.path, onBytes), file.path, "gzip"));
+      yield* linePieces(decompress(fileChunks(file.path, onBytes), file.path, "gzip"));
       return;
     case "jsonl.zst":
-      yield* jsonlDocuments(decompress(fileChunks(file.path, onBytes), file.path, "zstd"));
+      yield* linePieces(decompress(fileChunks(file.path, onBytes), file.path, "zstd"));
       return;
   }
 }
 
-async function readWhole(path: string): Promise<Uint8Array> {
+// TextDecoder drops one BOM at the start of a stream (and only there); the pieces are decoded with the
+// BOM kept, so the reader drops it here.
+function withoutBom(bytes: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> {
+  return bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf
+    ? bytes.subarray(3)
+    : bytes;
+}
+
+/** Cuts a byte stream into pieces of whole lines of about {@link PIECE_BYTES} (a longer line is one piece). */
+async function* linePieces(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Piece> {
+  // Bytes since the last cut, copied: a decompressor may hand out views of buffers it reuses. A list, so a
+  // line longer than many chunks is joined once.
+  let held: Uint8Array[] = [];
+  let heldBytes = 0;
+  let first = true;
+  const cut = (last: Uint8Array, final: boolean): Piece => {
+    const bytes = new Uint8Array(heldBytes + last.length);
+    let at = 0;
+    for (const h of held) {
+      bytes.set(h, at);
+      at += h.length;
+    }
+    bytes.set(last, at);
+    held = [];
+    heldBytes = 0;
+    const piece: Piece = { kind: "lines", bytes: first ? withoutBom(bytes) : bytes, final };
+    first = false;
+    return piece;
+  };
+  for await (const chunk of chunks) {
+    let start = 0;
+    while (true) {
+      // The first newline at or after the point where the piece would reach PIECE_BYTES.
+      const from = start + Math.max(0, PIECE_BYTES - heldBytes - 1);
+      if (from >= chunk.length) break;
+      const nl = chunk.indexOf(0x0a, from);
+      if (nl < 0) break;
+      yield cut(chunk.subarray(start, nl + 1), false);
+      start = nl + 1;
+    }
+    if (start < chunk.length) {
+      held.push(chunk.slice(start));
+      heldBytes += chunk.length - start;
+    }
+  }
+  if (heldBytes > 0) yield cut(new Uint8Array(0), true);
+}
+
+async function readWhole(path: string): Promise<Uint8Array<ArrayBuffer>> {
   try {
     return await Deno.readFile(path);
   } catch (e) {
@@ -119,36 +186,4 @@ async function* decompress(
   yield* out.splice(0);
   if (!sawInput) throw new UserError(`${path}: empty file, not ${kind} data`);
   if (!ended) throw new UserError(`${path}: corrupt ${kind} data (truncated)`);
-}
-
-async function* jsonlDocuments(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<DocumentItem> {
-  const decoder = new TextDecoder();
-  let rest = "";
-  for await (const chunk of chunks) {
-    const text = rest + decoder.decode(chunk, { stream: true });
-    const lines = text.split("\n");
-    rest = lines.pop()!;
-    for (const line of lines) yield parseLine(line);
-  }
-  rest += decoder.decode();
-  if (rest !== "" && rest !== "\r") yield parseLine(rest);
-}
-
-function parseLine(line: string): DocumentItem {
-  if (line.trim() === "") return { skip: "blank_line" };
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch {
-    return { skip: "invalid_json" };
-  }
-  if (typeof value !== "object" || value === null) return { skip: "missing_field" };
-  const obj = value as Record<string, unknown>;
-  const text = typeof obj.text === "string"
-    ? obj.text
-    : typeof obj.content === "string"
-    ? obj.content
-    : undefined;
-  if (text === undefined) return { skip: "missing_field" };
-  return text.trim() === "" ? { skip: "empty" } : { text };
 }

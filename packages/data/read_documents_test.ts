@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { isUserError } from "@tinyllama-ts/cli";
 import { gzipSync } from "fflate";
 import { inputFormatOf, listInputFiles } from "./input_files.ts";
-import { type DocumentItem, readDocuments } from "./read_documents.ts";
+import { type DocumentItem, PIECE_BYTES, readDocuments, readPieces } from "./read_documents.ts";
 
 const INPUTS = new URL("../../tests/fixtures/data/inputs/", import.meta.url).pathname.replace(/\/$/, "");
 const EXPECTED: Record<string, DocumentItem[]> = JSON.parse(
@@ -54,6 +54,64 @@ Deno.test("readDocuments: a long gzip stream without a final newline, and multi-
     ]);
     await Deno.writeFile(`${dir}/two.jsonl.gz`, two);
     assert.deepEqual(await readAll(`${dir}/two.jsonl.gz`), [{ text: "a" }, { text: "b" }]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+// What reading a whole stream at once gives: one TextDecoder over all of it (which drops a leading BOM),
+// cut at "\n", the text after the last "\n" a line unless empty or "\r". Lines here are documents or
+// blank, so the JSON side stays trivial.
+function wholeStreamItems(bytes: Uint8Array): DocumentItem[] {
+  const lines = new TextDecoder().decode(bytes).split("\n");
+  const rest = lines.pop()!;
+  if (rest !== "" && rest !== "\r") lines.push(rest);
+  return lines.map((l) => l.trim() === "" ? { skip: "blank_line" } : { text: JSON.parse(l).text });
+}
+
+Deno.test("readDocuments: cutting into pieces changes nothing (BOM, long lines, CRLF, bad UTF-8, no final newline)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const enc = new TextEncoder();
+    const parts: Uint8Array[] = [new Uint8Array([0xef, 0xbb, 0xbf])]; // a BOM, dropped
+    let seed = 7;
+    const rand = (n: number) => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n;
+    for (let i = 0; i < 400; i++) {
+      // Lengths around and above PIECE_BYTES (and READ_CHUNK), so cuts fall everywhere.
+      const len = i % 97 === 5 ? 3 * PIECE_BYTES + rand(1000) : rand(i % 7 === 0 ? PIECE_BYTES : 3000);
+      const body = 'aé€😀 \\"\ufeff'.repeat(Math.ceil(len / 10)).slice(0, len);
+      const line = enc.encode(JSON.stringify({ text: `${i} ${body}` }));
+      const badUtf8 = i % 11 === 3; // a truncated 3-byte sequence inside the string: one U+FFFD
+      parts.push(
+        badUtf8 ? new Uint8Array([...line.subarray(0, -2), 0xe2, 0x82, ...line.subarray(-2)]) : line,
+      );
+      if (i % 13 === 0) parts.push(new Uint8Array([0x0d])); // CRLF
+      parts.push(new Uint8Array([0x0a]));
+      if (i % 17 === 0) parts.push(enc.encode("\ufeff \n")); // a BOM later on is text: a blank line
+    }
+    parts.push(enc.encode('{"text":"last, no newline"}'));
+    const bytes = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+    parts.reduce((at, p) => (bytes.set(p, at), at + p.length), 0);
+    const expected = wholeStreamItems(bytes);
+    assert.ok(expected.length > 420 && expected.some((d) => "text" in d && d.text.includes("\ufffd")));
+    await Deno.writeFile(`${dir}/a.jsonl`, bytes);
+    await Deno.writeFile(`${dir}/a.jsonl.gz`, gzipSync(bytes));
+    for (const name of ["a.jsonl", "a.jsonl.gz"]) {
+      assert.deepEqual(await readAll(`${dir}/${name}`), expected, name);
+      let pieces = 0;
+      for await (const _ of readPieces({ path: `${dir}/${name}`, format: inputFormatOf(name)!, bytes: 0 })) {
+        pieces++;
+      }
+      assert.ok(pieces > 10, `${name}: ${pieces} pieces`);
+    }
+    // The tail rule: a final "\r" is no line, and neither is a file of only a BOM.
+    for (
+      const [text, items] of [["\ufeff", []], ['{"text":"a"}\n\r', [{ text: "a" }]], ["\r", []]] as const
+    ) {
+      await Deno.writeFile(`${dir}/t.jsonl`, enc.encode(text));
+      assert.deepEqual(await readAll(`${dir}/t.jsonl`), items, JSON.stringify(text));
+      assert.deepEqual(wholeStreamItems(enc.encode(text)), items);
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -1,0 +1,72 @@
+// A piece of an input file as the reader cuts it (raw bytes, cut only at line ends), and the parsing that
+// turns it into documents. The parsing runs in prepare's workers, so this module imports nothing that a
+// worker does not need (no decompressors, no parquet).
+import type { DocumentItem, SkipReason } from "./read_documents.ts";
+
+/**
+ * `lines`: whole JSON lines of one file, ending with `\n` unless `final` (the file's last bytes, where
+ * the text after the last `\n` is a line too unless it is empty or `\r`). `whole`: a `.txt` file, one
+ * document. `values`: parquet cells, `null` where a cell is not a string. Bytes hold no leading BOM (the
+ * reader drops the one a file may start with, as `TextDecoder` would), so a BOM inside is kept.
+ */
+export type Piece =
+  | { kind: "lines"; bytes: Uint8Array<ArrayBuffer>; final: boolean }
+  | { kind: "whole"; bytes: Uint8Array<ArrayBuffer> }
+  | { kind: "values"; values: (string | null)[] };
+
+/** The order of skip reasons in a batch result's codes (code = index + 1; 0 is a document). */
+export const SKIP_REASONS: readonly SkipReason[] = ["missing_field", "invalid_json", "empty", "blank_line"];
+
+// ignoreBOM: the reader already dropped the file's leading BOM; a BOM later in a file is text.
+const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
+
+/** The size a piece counts for when batches are filled: bytes, or UTF-16 units for parquet strings. */
+export function pieceSize(p: Piece): number {
+  if (p.kind !== "values") return p.bytes.length;
+  let n = 0;
+  for (const v of p.values) n += v === null ? 1 : v.length;
+  return n;
+}
+
+/** The records of a piece, in order. */
+export function parsePiece(p: Piece): DocumentItem[] {
+  switch (p.kind) {
+    case "whole": {
+      const text = decoder.decode(p.bytes);
+      return [text.trim() === "" ? { skip: "empty" } : { text }];
+    }
+    case "values":
+      return p.values.map((v): DocumentItem =>
+        v === null ? { skip: "missing_field" } : v.trim() === "" ? { skip: "empty" } : { text: v }
+      );
+    case "lines": {
+      // A piece ends at a "\n" byte, which never occurs inside a UTF-8 sequence, so decoding pieces one by
+      // one gives the same text as decoding the whole stream (an invalid sequence is cut by the "\n").
+      const lines = decoder.decode(p.bytes).split("\n");
+      const tail = lines.pop()!;
+      if (!p.final && tail !== "") throw new Error("parsePiece: a non-final piece must end with a newline");
+      const items = lines.map(parseLine);
+      if (tail !== "" && tail !== "\r") items.push(parseLine(tail));
+      return items;
+    }
+  }
+}
+
+function parseLine(line: string): DocumentItem {
+  if (line.trim() === "") return { skip: "blank_line" };
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return { skip: "invalid_json" };
+  }
+  if (typeof value !== "object" || value === null) return { skip: "missing_field" };
+  const obj = value as Record<string, unknown>;
+  const text = typeof obj.text === "string"
+    ? obj.text
+    : typeof obj.content === "string"
+    ? obj.content
+    : undefined;
+  if (text === undefined) return { skip: "missing_field" };
+  return text.trim() === "" ? { skip: "empty" } : { text };
+}
