@@ -24,7 +24,9 @@ import { loadHfCheckpoint } from "./hf.ts";
 import { runMultipleChoice } from "./mc/run_mc.ts";
 
 const USAGE = "usage: deno task eval --checkpoint DIR --data DIR [--seq-len N] [--batch-size N] " +
-  `[--max-batches N] [--split val|train] [--backend ${BACKEND_NAMES.join("|")}]`;
+  `[--max-batches N] [--split val|train] [--backend ${BACKEND_NAMES.join("|")}]\n` +
+  "       deno task eval --checkpoint DIR (--mc FILE.jsonl | --tasks T1,T2,... --task-dir DIR) " +
+  "[--log-samples FILE] [--limit N]  (zero-shot multiple choice; --mc --help for every flag)";
 
 /** Runs the evaluation for the given command-line arguments. */
 export async function evalMain(args: string[]): Promise<void> {
