@@ -1,5 +1,5 @@
 import { UserError } from "@tinyllama-ts/cli";
-import { readManifest, type Split, splitShardPaths } from "./manifest.ts";
+import { readManifest, shardPathsOf, type Split } from "./manifest.ts";
 import { ShardReader } from "./shard_reader.ts";
 
 // One split of one directory, cut into blocks of `seqLen + 1` tokens. The split's shards are read as one
@@ -27,7 +27,7 @@ export class BlockSource {
     const manifest = prefix === undefined ? readManifest(dir) : undefined;
     this.vocabSize = manifest?.tokenizer.vocabSize;
     this.tokenizerSha256 = manifest?.tokenizer.sha256;
-    const paths = splitShardPaths(dir, split, prefix);
+    const paths = shardPathsOf(dir, split, prefix, manifest);
     const what = prefix === undefined ? `${split} shards` : `shards named ${prefix}*.bin`;
     if (paths.length === 0) {
       throw new UserError(

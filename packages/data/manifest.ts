@@ -88,7 +88,16 @@ export function readManifest(dir: string): DatasetManifest | undefined {
  * ```
  */
 export function splitShardPaths(dir: string, split: Split, prefix?: string): string[] {
-  const manifest = prefix === undefined ? readManifest(dir) : undefined;
+  return shardPathsOf(dir, split, prefix, prefix === undefined ? readManifest(dir) : undefined);
+}
+
+/** {@link splitShardPaths} with the directory's manifest already read (undefined: list the files). */
+export function shardPathsOf(
+  dir: string,
+  split: Split,
+  prefix: string | undefined,
+  manifest: DatasetManifest | undefined,
+): string[] {
   if (manifest !== undefined) return manifest.splits[split].files.map((f) => `${dir}/${f}`);
   const want = prefix ?? split;
   let names: string[];

@@ -199,7 +199,6 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareSumma
           off += n;
           summary.textBytes += r.textBytes[i];
           const id = docId++;
-          const loc = { file: recordFile, record };
           const verdict = dedupper.check(id, {
             exact: r.exactKeys?.[i],
             signature: r.signatures?.subarray(i * NUM_PERM, (i + 1) * NUM_PERM),
@@ -208,14 +207,14 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareSumma
             summary.duplicates[verdict.kind]++;
             const of = kept.get(verdict.of)!;
             removed.push(JSON.stringify({
-              file: files[loc.file].path,
-              record: loc.record,
+              file: files[recordFile].path,
+              record,
               kind: verdict.kind,
               duplicateOf: { file: files[of.file].path, record: of.record },
             }));
             continue;
           }
-          if (dedup !== "none") kept.set(id, loc);
+          if (dedup !== "none") kept.set(id, { file: recordFile, record });
           const split: Split = r.splitHashes[i] / 4294967296 < valFraction ? "val" : "train";
           await writers[split].add(ids);
           summary[split].documents++;
@@ -229,6 +228,10 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareSumma
     // in the workers, a batch each, while this thread reads ahead by a few batches.
     const inFlight: { result: Promise<BatchResult>; pieceFiles: number[] }[] = [];
     const maxInFlight = Math.max(2, 3 * workers);
+    const consumeOldest = async () => {
+      const next = inFlight.shift()!;
+      await consume(await next.result, next.pieceFiles);
+    };
     let pieces: Piece[] = [];
     let pieceFiles: number[] = [];
     let batchSize = 0;
@@ -240,10 +243,7 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareSumma
       pieces = [];
       pieceFiles = [];
       batchSize = 0;
-      while (inFlight.length >= maxInFlight) {
-        const next = inFlight.shift()!;
-        await consume(await next.result, next.pieceFiles);
-      }
+      while (inFlight.length >= maxInFlight) await consumeOldest();
       if (opts.aborted?.()) throw new UserError("interrupted; nothing was written");
     };
     for (let f = 0; f < files.length; f++) {
@@ -255,10 +255,7 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareSumma
       }
     }
     await submit();
-    while (inFlight.length > 0) {
-      const next = inFlight.shift()!;
-      await consume(await next.result, next.pieceFiles);
-    }
+    while (inFlight.length > 0) await consumeOldest();
     if (summary.train.documents + summary.val.documents === 0) {
       throw new UserError(
         `empty corpus: no documents in ${opts.inputs.join(" ")} (${describeSkipped(summary)})`,
@@ -324,9 +321,14 @@ function pick(s: SplitSummary) {
   return { documents: s.documents, tokens: s.tokens, paddingTokens: s.paddingTokens };
 }
 
+/** The non-zero skip counts, `reason n` joined by commas; "" when nothing was skipped. */
+function skippedReasons(s: PrepareSummary): string {
+  return Object.entries(s.skipped).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(", ");
+}
+
 function describeSkipped(s: PrepareSummary): string {
-  const parts = Object.entries(s.skipped).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`);
-  return `${s.records} records read${parts.length ? `, skipped: ${parts.join(", ")}` : ""}`;
+  const reasons = skippedReasons(s);
+  return `${s.records} records read${reasons ? `, skipped: ${reasons}` : ""}`;
 }
 
 /**
@@ -341,7 +343,7 @@ function describeSkipped(s: PrepareSummary): string {
  */
 export function formatPrepareSummary(s: PrepareSummary): string {
   const skipped = Object.values(s.skipped).reduce((a, b) => a + b, 0);
-  const reasons = Object.entries(s.skipped).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(", ");
+  const reasons = skippedReasons(s);
   const split = (name: string, x: SplitSummary) =>
     `${name}: ${x.documents} documents, ${x.tokens} tokens (+${x.paddingTokens} BOS padding), ${x.shards} shards`;
   return [

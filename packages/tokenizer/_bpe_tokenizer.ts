@@ -15,7 +15,7 @@ import { ChunkCache, HASH_MUL, HASH_SEED } from "./_chunk_cache.ts";
 import { PairTable } from "./_pair_table.ts";
 import { PieceIndex } from "./_piece_index.ts";
 import { decodeUtf8Lenient, pushUtf8 } from "./_utf8.ts";
-import { PieceKind, type Tokenizer } from "./tokenizer.ts";
+import { BYTE_PIECE, PieceKind, type Tokenizer } from "./tokenizer.ts";
 
 const SPACE_SYMBOL = "\u2581";
 const NO_RANK = 0x7fffffff;
@@ -148,7 +148,7 @@ export class BpeTokenizer implements Tokenizer {
       const p = spec.pieces[id];
       if (!index.has(p)) index.set(p, id);
       if (k === PieceKind.BYTE) {
-        const m = /^<0x([0-9A-F]{2})>$/.exec(p);
+        const m = BYTE_PIECE.exec(p);
         if (m) {
           const b = parseInt(m[1], 16);
           this.#byteOf[id] = b;

@@ -9,7 +9,7 @@
 
 import { UserError } from "@tinyllama-ts/cli";
 import { BpeTokenizer } from "./_bpe_tokenizer.ts";
-import { PieceKind, type Tokenizer } from "./tokenizer.ts";
+import { BYTE_PIECE, PieceKind, type Tokenizer } from "./tokenizer.ts";
 
 const SPACE_SYMBOL = "\u2581";
 
@@ -107,7 +107,7 @@ export function parseHfTokenizerJson(text: string, name = "tokenizer.json"): Tok
   kinds[unkId] = PieceKind.UNKNOWN;
   if (byteFallback) {
     for (let id = 0; id < n; id++) {
-      if (kinds[id] === PieceKind.NORMAL && /^<0x[0-9A-F]{2}>$/.test(pieces[id])) kinds[id] = PieceKind.BYTE;
+      if (kinds[id] === PieceKind.NORMAL && BYTE_PIECE.test(pieces[id])) kinds[id] = PieceKind.BYTE;
     }
   }
 

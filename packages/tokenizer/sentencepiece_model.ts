@@ -9,7 +9,7 @@
 import { UserError } from "@tinyllama-ts/cli";
 import { BpeTokenizer } from "./_bpe_tokenizer.ts";
 import { ProtobufError, ProtoReader, ProtoWriter } from "./_protobuf.ts";
-import { PieceKind, type Tokenizer } from "./tokenizer.ts";
+import { BYTE_PIECE, bytePiece, PieceKind, type Tokenizer } from "./tokenizer.ts";
 
 /** One entry of `ModelProto.pieces`. */
 export interface SentencePiece {
@@ -299,7 +299,7 @@ export function tokenizerFromModelProto(model: ModelProto, name = "tokenizer.mod
     }
     seen.set(p.piece, id);
     if (p.type < PieceKind.NORMAL || p.type > PieceKind.BYTE) fail(`piece ${id} has unknown type ${p.type}`);
-    if (p.type === PieceKind.BYTE && !/^<0x[0-9A-F]{2}>$/.test(p.piece)) {
+    if (p.type === PieceKind.BYTE && !BYTE_PIECE.test(p.piece)) {
       fail(`byte piece ${id} is ${JSON.stringify(p.piece)}, not <0xNN>`);
     }
     if (p.type === PieceKind.UNKNOWN) {
@@ -314,7 +314,7 @@ export function tokenizerFromModelProto(model: ModelProto, name = "tokenizer.mod
   const byteFallback = ts.byteFallback ?? false;
   if (byteFallback) {
     for (let b = 0; b < 256; b++) {
-      const piece = `<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`;
+      const piece = bytePiece(b);
       const id = seen.get(piece);
       if (id === undefined || kinds[id] !== PieceKind.BYTE) {
         fail(`byte_fallback is on but byte piece ${piece} is missing`);

@@ -61,3 +61,11 @@ export const PieceKind = {
 
 /** One of the {@link PieceKind} values. */
 export type PieceKind = typeof PieceKind[keyof typeof PieceKind];
+
+/** Matches a byte piece's spelling (`<0x0A>`), capturing the byte's two hex digits. */
+export const BYTE_PIECE: RegExp = /^<0x([0-9A-F]{2})>$/;
+
+/** The spelling of byte `b`'s piece: `<0x0A>` for 10. */
+export function bytePiece(b: number): string {
+  return `<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`;
+}

@@ -13,7 +13,7 @@ import {
   type SentencePiece,
   tokenizerFromModelProto,
 } from "./sentencepiece_model.ts";
-import { PieceKind, type Tokenizer } from "./tokenizer.ts";
+import { bytePiece, PieceKind, type Tokenizer } from "./tokenizer.ts";
 
 const SPACE_SYMBOL = "\u2581";
 const RESERVED = 3 + 256; // <unk>, <s>, </s> and the byte pieces
@@ -105,11 +105,7 @@ export function trainBpeTokenizer(texts: Iterable<string>, opts: BpeTrainOptions
     { piece: "</s>", score: 0, type: PieceKind.CONTROL },
   ];
   for (let b = 0; b < 256; b++) {
-    pieces.push({
-      piece: `<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`,
-      score: 0,
-      type: PieceKind.BYTE,
-    });
+    pieces.push({ piece: bytePiece(b), score: 0, type: PieceKind.BYTE });
   }
   merged.forEach((piece, i) => pieces.push({ piece, score: -i, type: PieceKind.NORMAL }));
   chars.forEach((c, i) => pieces.push({ piece: c, score: -(merged.length + i), type: PieceKind.NORMAL }));
@@ -286,7 +282,7 @@ function learnMerges(
   const symLen: number[] = chars.map(() => 1);
   const symId = new Map<string, number>(chars.map((c, i) => [c, i]));
   const reserved = new Set(["<unk>", "<s>", "</s>", "<pad>"]);
-  for (let b = 0; b < 256; b++) reserved.add(`<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`);
+  for (let b = 0; b < 256; b++) reserved.add(bytePiece(b));
 
   // Units: stretches of a word that may merge internally, counted over the corpus.
   const unitCounts = new Map<string, number>();
