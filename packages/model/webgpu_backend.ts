@@ -174,7 +174,7 @@ export class WebGpuBackend implements Backend {
   zero(t: Tensor): void {
     const g = this.#own(t);
     g.host?.fill(0);
-    this.#flat(KERNELS.fill, [[g, 0]], g.size, (n) => [n, 0]);
+    this.#fill(g, g.size);
   }
 
   copy(dst: Tensor, src: Tensor, n: number, dstOffset = 0, srcOffset = 0): void {
@@ -363,7 +363,7 @@ export class WebGpuBackend implements Backend {
   ): void {
     if (r === 0 || s === 0) return;
     if (l === 0) {
-      if (!accumulate) this.#flat(KERNELS.fill, [[c, 0]], r * s, (len) => [len, 0]);
+      if (!accumulate) this.#fill(c, r * s);
       return;
     }
     const fits = { a: this.#mem.fitsWhole(a), b: this.#mem.fitsWhole(b), c: this.#mem.fitsWhole(c) };
@@ -516,17 +516,12 @@ export class WebGpuBackend implements Backend {
 
   /** Batch ranges whose query-, key/value- and statistics-shaped windows all fit a binding. */
   #batchBlocks(s: AttentionShape, qLike: GpuTensor[], kvLike: GpuTensor[], statLike: GpuTensor[]) {
-    const per = [
-      [qLike, s.tq * s.nHead * s.headDim],
-      [kvLike, s.kvStride * s.nKV * s.headDim],
-      [statLike, s.nHead * s.tq],
-    ] as const;
-    let batches = s.b;
-    for (const [tensors, elems] of per) {
-      for (const t of tensors) {
-        batches = Math.min(batches, Math.floor(this.#mem.capFor(t) / Math.max(elems, 1)));
-      }
-    }
+    const batches = Math.min(
+      s.b,
+      this.#rowsFitting(s.tq * s.nHead * s.headDim, qLike),
+      this.#rowsFitting(s.kvStride * s.nKV * s.headDim, kvLike),
+      this.#rowsFitting(s.nHead * s.tq, statLike),
+    );
     if (batches < 1) {
       throw new UserError("attention: one batch row exceeds the adapter's storage binding limit");
     }
@@ -556,10 +551,9 @@ export class WebGpuBackend implements Backend {
 
   swigluBackward(dgate: Tensor, dup: Tensor, dout: Tensor, gate: Tensor, up: Tensor, n: number): void {
     checks.checkSwigluBackward(dgate, dup, dout, gate, up, n);
-    const all = [["dgate", dgate], ["dup", dup], ["dout", dout], ["gate", gate], ["up", up]] as const;
     this.#flat(
       KERNELS.swigluBackward,
-      all.map(([, t]) => [this.#own(t), 0] as [GpuTensor, number]),
+      [dgate, dup, dout, gate, up].map((t): [GpuTensor, number] => [this.#own(t), 0]),
       n,
       (l) => [l],
     );
@@ -598,7 +592,7 @@ export class WebGpuBackend implements Backend {
     }
     if (n === 0) return;
     if (v === 0) {
-      this.#flat(KERNELS.fill, [[ls, 0]], n, (len) => [len, 0]);
+      this.#fill(ls, n);
       return;
     }
     for (const [r0, rl] of pieces(n, this.#rowsPerWindow(v, z))) {
@@ -735,17 +729,9 @@ export class WebGpuBackend implements Backend {
     return this.#mem.window(t, start, count);
   }
 
-  /**
-   * A window over `count` elements of a run that starts at tensor `t` and continues into the tensors
-   * placed right after it in the same buffer (see {@link adjacentRuns}).
-   */
+  /** A window over a run of adjacent tensors from `t` (see {@link GpuMemory.runWindow}). */
   #runWindow(t: GpuTensor, start: number, count: number): Window {
-    if (start + count <= t.size) return this.#mem.window(t, start, count);
-    const abs = t.offset + start;
-    const align = this.#mem.limits.alignBytes;
-    const byteOffset = Math.floor((abs * 4) / align) * align;
-    const shift = abs - byteOffset / 4;
-    return { buffer: t.buffer, byteOffset, byteSize: (shift + count) * 4, shift };
+    return this.#mem.runWindow(t, start, count);
   }
 
   /** Elements per window over a run of `len` elements: all of them when they fit one binding. */
@@ -789,10 +775,21 @@ export class WebGpuBackend implements Backend {
     }
   }
 
-  /** Rows of `width` elements per window such that every tensor's row window fits. */
-  #rowsPerWindow(width: number, ...tensors: GpuTensor[]): number {
+  /** Zeroes the first `n` elements of `t` on the device. */
+  #fill(t: GpuTensor, n: number): void {
+    this.#flat(KERNELS.fill, [[t, 0]], n, (len) => [len, 0]);
+  }
+
+  /** Rows of `width` elements per window such that every tensor's row window fits (0 when none does). */
+  #rowsFitting(width: number, tensors: readonly GpuTensor[]): number {
     let rows = Infinity;
     for (const t of tensors) rows = Math.min(rows, Math.floor(this.#mem.capFor(t) / Math.max(width, 1)));
+    return rows;
+  }
+
+  /** `#rowsFitting`, but at least one row: a row that fits no window is a {@link UserError}. */
+  #rowsPerWindow(width: number, ...tensors: GpuTensor[]): number {
+    const rows = this.#rowsFitting(width, tensors);
     if (rows < 1) {
       throw new UserError(`a row of ${width} elements exceeds the adapter's storage binding limit`);
     }

@@ -141,8 +141,8 @@ export class GpuMemory {
     if (start < 0 || count < 0 || start + count > t.size) {
       throw new Error(`window [${start}, ${start + count}) outside a tensor of ${t.size}`);
     }
-    const align = this.limits.alignBytes;
     if (this.fitsWhole(t)) {
+      const align = this.limits.alignBytes;
       const byteOffset = Math.floor((t.offset * 4) / align) * align;
       const lead = t.offset - byteOffset / 4;
       return {
@@ -152,6 +152,20 @@ export class GpuMemory {
         shift: lead + start,
       };
     }
+    return this.#around(t, start, count);
+  }
+
+  /**
+   * A window over `count` elements of a run that starts at element `start` of `t` and may continue
+   * into the tensors placed right after it in the same buffer (see `adjacentRuns`).
+   */
+  runWindow(t: GpuTensor, start: number, count: number): Window {
+    return start + count <= t.size ? this.window(t, start, count) : this.#around(t, start, count);
+  }
+
+  /** The smallest aligned window around elements `[start, start + count)` of `t`'s buffer range. */
+  #around(t: GpuTensor, start: number, count: number): Window {
+    const align = this.limits.alignBytes;
     const abs = t.offset + start;
     const byteOffset = Math.floor((abs * 4) / align) * align;
     const shift = abs - byteOffset / 4;

@@ -97,11 +97,6 @@ export class CommandQueue {
     return this.#pipelines.size;
   }
 
-  /** True while dispatches are recorded but not submitted. */
-  get pending(): boolean {
-    return this.#encoder !== null;
-  }
-
   /**
    * Records one dispatch: binds `windows` to storage bindings 1.., writes the uniform block (the
    * windows' element shifts padded to `offsetSlots`, then `u32s`, then `f32s`) and dispatches `grid`.
