@@ -19,7 +19,7 @@
  */
 import { runMain, UserError } from "@tinyllama-ts/cli";
 import { type Backend, Model, PRESETS } from "@tinyllama-ts/model";
-import { Optimizer } from "@tinyllama-ts/optim";
+import { Optimizer, paramSlots } from "@tinyllama-ts/optim";
 import { WasmBackend } from "../packages/model/wasm_backend.ts";
 import { defaultThreads } from "../packages/model/_wasm_runtime.ts";
 import { optimizerStep } from "../packages/trainer/step.ts";
@@ -133,12 +133,13 @@ async function trainBench(be: Backend, name: string, steps: number, profile: boo
   const backend = profile ? profiled(be, times) : be;
   const model = new Model(backend, config);
   model.init(0, "hf");
-  const grads = model.grads;
-  const optimizer = new Optimizer(
-    backend,
-    model.names.map((n, i) => ({ name: n, shape: model.shapes[i], param: model.params[i], grad: grads[i] })),
-    { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, gradClip: 1 },
-  );
+  const optimizer = new Optimizer(backend, paramSlots(model), {
+    beta1: 0.9,
+    beta2: 0.95,
+    eps: 1e-8,
+    weightDecay: 0.1,
+    gradClip: 1,
+  });
   let seed = 1;
   const rand = () => (seed = (seed * 1103515245 + 12345) >>> 0) % config.vocab_size;
   const nextBatch = () => {

@@ -15,6 +15,7 @@ export {
   isNormOrEmbedding,
   Optimizer,
   type ParamSlot,
+  paramSlots,
   type UpdateResult,
 } from "./optimizer.ts";
 export { adamwReference, type AdamWStep, clipGradNormReference } from "./reference.ts";

@@ -9,6 +9,7 @@
 import { UserError } from "@tinyllama-ts/cli";
 import {
   type Backend,
+  type Model,
   openSafetensors,
   type Tensor,
   type TensorToWrite,
@@ -21,6 +22,17 @@ export interface ParamSlot {
   shape: readonly number[];
   param: Tensor;
   grad: Tensor;
+}
+
+/** A model's parameters with their gradients (allocated on first use), as {@link Optimizer}'s slots. */
+export function paramSlots(model: Model): ParamSlot[] {
+  const grads = model.grads;
+  return model.names.map((name, i) => ({
+    name,
+    shape: model.shapes[i],
+    param: model.params[i],
+    grad: grads[i],
+  }));
 }
 
 /** AdamW's and clipping's fixed hyper-parameters (the learning rate is given per step). */

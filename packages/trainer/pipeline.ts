@@ -10,7 +10,7 @@ import { UserError, writeFileAtomic } from "@tinyllama-ts/cli";
 import { type DataSpec, materializeBuiltinCorpus, prepareBuiltinCorpus } from "@tinyllama-ts/data";
 import { createBackend, generate, loadHfCheckpoint } from "@tinyllama-ts/model";
 import { loadTokenizer, trainBpeTokenizer } from "@tinyllama-ts/tokenizer";
-import { latestCheckpoint, readCheckpoint, type TrainerState } from "./checkpoint.ts";
+import { latestCheckpoint } from "./checkpoint.ts";
 import { readMetrics, type StepRecord, type ValRecord } from "./metrics.ts";
 import { renderReport } from "./report.ts";
 import { validationLoss, validationSources } from "./validation.ts";
@@ -176,7 +176,7 @@ export async function writeReport(
 ): Promise<Summary> {
   const ckpt = await latestCheckpoint(out, (w) => log(`warning: ${w}`));
   if (!ckpt) throw new UserError(`${out}: no checkpoint to report on (train first)`);
-  const s: TrainerState = await readCheckpoint(ckpt.path);
+  const s = ckpt.state;
   const metrics = (await readMetrics(`${out}/metrics.jsonl`)).filter((r) => r.step < s.step);
   let ev: EvalResult | null = null;
   try {

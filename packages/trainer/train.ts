@@ -10,6 +10,7 @@
 import { Progress, UserError } from "@tinyllama-ts/cli";
 import { type DataSpec, openDataset } from "@tinyllama-ts/data";
 import {
+  configFromHf,
   createBackend,
   loadHfCheckpoint,
   Model,
@@ -18,7 +19,7 @@ import {
   saveHfCheckpoint,
   TOKENIZER_FILES,
 } from "@tinyllama-ts/model";
-import { cosineLr, Optimizer } from "@tinyllama-ts/optim";
+import { cosineLr, Optimizer, paramSlots } from "@tinyllama-ts/optim";
 import { loadTokenizer } from "@tinyllama-ts/tokenizer";
 import {
   latestCheckpoint,
@@ -103,7 +104,6 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
 
   // ---- the model's configuration ----
   let config: ModelConfig;
-  let initTokenizer: string | null = null;
   if (saved) {
     config = saved.config;
     if (flags.config) {
@@ -115,7 +115,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       }
     }
   } else if (flags.initFrom) {
-    config = (await readHfConfig(flags.initFrom)).config;
+    config = await readHfConfig(flags.initFrom);
   } else {
     config = await resolveConfig(flags.config ?? DEFAULT_CONFIG);
   }
@@ -163,24 +163,13 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     } else if (flags.initFrom) {
       const loaded = await loadHfCheckpoint(flags.initFrom, backend);
       model = loaded.model;
-      initTokenizer = loaded.tokenizerPath;
+      tokenizer ??= loaded.tokenizerPath;
     } else {
       model = new Model(backend, config);
       model.init(hp.seed, "tinyllama");
     }
     cleanup.push(() => model.destroy());
-    tokenizer ??= initTokenizer;
-    const grads = model.grads;
-    const optimizer = new Optimizer(
-      backend,
-      model.names.map((name, i) => ({
-        name,
-        shape: model.shapes[i],
-        param: model.params[i],
-        grad: grads[i],
-      })),
-      hp,
-    );
+    const optimizer = new Optimizer(backend, paramSlots(model), hp);
     cleanup.push(() => optimizer.free());
     if (resume) await optimizer.loadState(`${resume.path}/${OPTIMIZER_FILE}`);
 
@@ -354,8 +343,8 @@ function describe(c: ModelConfig): string {
   return `${c.name}: n_layer ${c.n_layer}, n_embd ${c.n_embd}, n_head ${c.n_head}, vocab ${c.vocab_size}`;
 }
 
-async function readHfConfig(dir: string): Promise<{ config: ModelConfig }> {
-  const { configFromHf } = await import("@tinyllama-ts/model");
+/** `--init-from`'s config, read before the backend exists (the hyper-parameters are checked against it). */
+async function readHfConfig(dir: string): Promise<ModelConfig> {
   const path = `${dir}/config.json`;
   let text: string;
   try {
@@ -372,7 +361,7 @@ async function readHfConfig(dir: string): Promise<{ config: ModelConfig }> {
   } catch (e) {
     throw new UserError(`${path}: not valid JSON (${(e as Error).message})`);
   }
-  return configFromHf(json, path, basename(dir.replace(/\/+$/, "")) || "hf");
+  return configFromHf(json, path, basename(dir.replace(/\/+$/, "")) || "hf").config;
 }
 
 /** A WebGPU backend's adapter name, if it has one (a CPU backend has no known peak). */
