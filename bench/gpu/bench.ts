@@ -25,7 +25,7 @@ import {
   PRESETS,
   type WebGpuBackend,
 } from "@tinyllama-ts/model";
-import { Optimizer } from "@tinyllama-ts/optim";
+import { Optimizer, paramSlots } from "@tinyllama-ts/optim";
 import { fp32PeakFlops, trainingFlopsPerToken } from "../../packages/trainer/mfu.ts";
 
 type Json = Record<string, unknown>;
@@ -115,15 +115,9 @@ async function trainStep(config: ModelConfig, b: number, t: number, steps: numbe
       if (model.names[i].endsWith("norm.weight")) be.write(p, new Float32Array(p.size).fill(1));
       else fill(be, p, 0.02);
     }
-    const grads = model.grads;
     const opt = new Optimizer(
       be,
-      model.names.map((name, i) => ({
-        name,
-        shape: model.shapes[i],
-        param: model.params[i],
-        grad: grads[i],
-      })),
+      paramSlots(model),
       { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, gradClip: 1 },
     );
     const inputs = new Int32Array(b * t).map((_, i) => (i * 7919) % config.vocab_size);
