@@ -20,6 +20,7 @@ import { parseArgs } from "node:util";
 import { Progress, runMain, UserError } from "@tinyllama-ts/cli";
 import { iterateBatches, readManifest, ShardReader, type Split, splitShardPaths } from "@tinyllama-ts/data";
 import { BACKEND_NAMES, createBackend } from "./create_backend.ts";
+import { positiveInt } from "./_cli_args.ts";
 import { loadHfCheckpoint } from "./hf.ts";
 import { runMultipleChoice } from "./mc/run_mc.ts";
 
@@ -115,14 +116,6 @@ function countBlocks(dir: string, split: Split, seqLen: number): number {
   const tokens = reader.totalTokens - (readManifest(dir)?.splits[split].paddingTokens ?? 0);
   reader.close();
   return Math.floor(tokens / (seqLen + 1));
-}
-
-function positiveInt(flag: string, value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
-    throw new UserError(`${flag} must be a positive integer, got "${value}"`);
-  }
-  return n;
 }
 
 if (import.meta.main) await runMain(() => evalMain(Deno.args));

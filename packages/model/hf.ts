@@ -19,7 +19,7 @@
 import { UserError, writeFileAtomic } from "@tinyllama-ts/cli";
 import type { Backend } from "./backend.ts";
 import { headSize, type ModelConfig, parseConfig } from "./config.ts";
-import { Model, paramSpecs } from "./model.ts";
+import { Model } from "./model.ts";
 import { type FloatDType, openSafetensors, writeSafetensorsCheckpoint } from "./safetensors.ts";
 
 /** Everything of a `config.json` that is not in {@link ModelConfig} but a checkpoint keeps. */
@@ -250,16 +250,15 @@ export async function loadHfCheckpoint(dir: string, backend: Backend): Promise<L
   const st = await openSafetensors(dir);
   const model = new Model(backend, config);
   try {
-    const specs = paramSpecs(config);
-    const expected = new Set(specs.map((s) => s.name));
+    const expected = new Set(model.names);
     for (const n of st.names()) {
       if (!expected.has(n) && !n.endsWith("rotary_emb.inv_freq")) {
         throw new UserError(`${st.info(n).file}: unexpected tensor "${n}" (not part of a Llama model)`);
       }
     }
-    for (let i = 0; i < specs.length; i++) {
-      const shape = specs[i].shape;
-      let tensorName = specs[i].name;
+    for (let i = 0; i < model.names.length; i++) {
+      const shape = model.shapes[i];
+      let tensorName = model.names[i];
       if (tensorName === "lm_head.weight" && !st.has(tensorName) && extras.tiedEmbeddings) {
         tensorName = "model.embed_tokens.weight";
       }

@@ -224,7 +224,7 @@ export class Model {
     this.shapes = specs.map((s) => s.shape);
     this.params = backend.allocGroup(specs.map((s) => numel(s.shape)));
     this.weights = weightsOf(this.params, config.n_layer);
-    this.numParams = specs.reduce((a, s) => a + numel(s.shape), 0);
+    this.numParams = this.params.reduce((a, t) => a + t.size, 0);
   }
 
   /**
@@ -399,6 +399,7 @@ export class Model {
     const hd = headSize(c), nKV = c.n_query_groups, kvDim = nKV * hd;
     const d = this.#scratchFor(n);
     const att: AttentionShape = { b, tq: t, kvLen: t, kvStride: t, nHead: c.n_head, nKV, headDim: hd };
+    const ropeQ = this.#ropeShape(b, t, c.n_head, 0), ropeK = this.#ropeShape(b, t, nKV, 0);
 
     be.zero(d.dres);
     be.zero(d.dln);
@@ -425,8 +426,8 @@ export class Model {
       be.attentionBackward(d.dq, d.dk, d.dv, d.datt, x.q, x.k, x.v, x.att, x.lse, att);
       be.zero(d.dqr);
       be.zero(d.dkr);
-      be.ropeBackward(d.dqr, d.dq, this.#ropeShape(b, t, c.n_head, 0));
-      be.ropeBackward(d.dkr, d.dk, this.#ropeShape(b, t, nKV, 0));
+      be.ropeBackward(d.dqr, d.dq, ropeQ);
+      be.ropeBackward(d.dkr, d.dk, ropeK);
       be.zero(d.dln);
       be.matmulBackward(d.dln, gl.q, d.dqr, x.ln1, wl.q, n, C, C);
       be.matmulBackward(d.dln, gl.k, d.dkr, x.ln1, wl.k, n, C, kvDim);

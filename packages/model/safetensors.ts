@@ -151,17 +151,14 @@ class SafetensorsFile implements SafetensorsReader {
   readRaw(name: string): Promise<Uint8Array> {
     const t = this.info(name);
     // One file position: concurrent reads queue behind each other instead of interleaving seeks.
-    const result = this.#queue.then(async () => {
-      const out = new Uint8Array(t.end - t.begin);
-      await this.#file.seek(t.begin, Deno.SeekMode.Start);
-      let off = 0;
-      while (off < out.length) {
-        const n = await this.#file.read(out.subarray(off));
-        if (n === null) throw new UserError(`${this.#path}: truncated while reading tensor "${name}"`);
-        off += n;
-      }
-      return out;
-    });
+    const result = this.#queue.then(() =>
+      readExactly(
+        this.#file,
+        t.begin,
+        t.end - t.begin,
+        `${this.#path}: truncated while reading tensor "${name}"`,
+      )
+    );
     this.#queue = result.then(() => {}, () => {});
     return result;
   }
@@ -371,13 +368,19 @@ async function readHeader(
   return { metadata, tensors };
 }
 
-async function readExactly(file: Deno.FsFile, offset: number, n: number): Promise<Uint8Array> {
+/** `n` bytes at `offset`; a {@link UserError} with `eofMessage` if the file ends first. */
+async function readExactly(
+  file: Deno.FsFile,
+  offset: number,
+  n: number,
+  eofMessage = "unexpected end of file",
+): Promise<Uint8Array> {
   const out = new Uint8Array(n);
   await file.seek(offset, Deno.SeekMode.Start);
   let off = 0;
   while (off < n) {
     const r = await file.read(out.subarray(off));
-    if (r === null) throw new UserError("unexpected end of file");
+    if (r === null) throw new UserError(eofMessage);
     off += r;
   }
   return out;

@@ -213,7 +213,7 @@ export class WasmBackend implements Backend {
   }
 
   #badId(op: string, ids: Tensor, row: number, tableSize: number, c: number): never {
-    const id = this.#i32(this.#own(ids))[row];
+    const id = this.#view(this.#own(ids), row, 1)[0];
     throw new UserError(
       `${op}: token id ${id} is outside the table's ${Math.floor(tableSize / Math.max(c, 1))} rows`,
     );
@@ -444,7 +444,7 @@ export class WasmBackend implements Backend {
       gradScale ?? 0,
     );
     if (bad >= 0) {
-      const target = this.#i32(this.#own(targets))[bad];
+      const target = this.#view(this.#own(targets), bad, 1)[0];
       throw new UserError(`${op}: target ${target} at row ${bad} is outside the vocabulary ${v}`);
     }
   }
@@ -533,10 +533,6 @@ export class WasmBackend implements Backend {
     return t.dtype === "f32"
       ? new Float32Array(this.#memory.buffer, at, length)
       : new Int32Array(this.#memory.buffer, at, length);
-  }
-
-  #i32(t: WasmTensor): Int32Array {
-    return new Int32Array(this.#memory.buffer, t.byteOffset, t.size);
   }
 
   /**

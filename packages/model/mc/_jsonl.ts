@@ -26,14 +26,21 @@ export class JsonlRecord {
 
   /** Throws the one-line error about `field`. */
   fail(field: string, message: string): never {
-    throw new UserError(`${this.where}: field "${field}": ${message}`);
+    throw new UserError(`${this.where}: field "${this.qualify(field)}": ${message}`);
   }
 
   /** The raw value of a field that must be present (null counts as missing). */
   get(field: string): unknown {
     const v = this.value[field];
-    if (v === undefined || v === null) throw new UserError(`${this.where}: missing field "${field}"`);
+    if (v === undefined || v === null) {
+      throw new UserError(`${this.where}: missing field "${this.qualify(field)}"`);
+    }
     return v;
+  }
+
+  /** The field's name in messages (`parent.field` inside a nested record). */
+  protected qualify(field: string): string {
+    return field;
   }
 
   /** True when the field is present and not null. */
@@ -68,7 +75,7 @@ export class JsonlRecord {
   object(field: string): JsonlRecord {
     const v = this.get(field);
     if (typeof v !== "object" || Array.isArray(v)) this.fail(field, `expected an object, got ${describe(v)}`);
-    return new NestedRecord(this, field, v as Record<string, unknown>);
+    return new NestedRecord(this, this.qualify(field), v as Record<string, unknown>);
   }
 
   /** Checks `0 <= label < count`. */
@@ -83,24 +90,14 @@ export class JsonlRecord {
 /** A record inside a record: its fields are named `parent.field` in messages. */
 class NestedRecord extends JsonlRecord {
   readonly #prefix: string;
-  readonly #parent: JsonlRecord;
 
   constructor(parent: JsonlRecord, prefix: string, value: Record<string, unknown>) {
     super(parent.file, parent.line, value);
-    this.#parent = parent;
     this.#prefix = prefix;
   }
 
-  override fail(field: string, message: string): never {
-    return this.#parent.fail(`${this.#prefix}.${field}`, message);
-  }
-
-  override get(field: string): unknown {
-    const v = this.value[field];
-    if (v === undefined || v === null) {
-      throw new UserError(`${this.where}: missing field "${this.#prefix}.${field}"`);
-    }
-    return v;
+  protected override qualify(field: string): string {
+    return `${this.#prefix}.${field}`;
   }
 }
 

@@ -24,6 +24,7 @@ import { parseArgs } from "node:util";
 import { Progress, runMain, UserError, writeFileAtomic } from "@tinyllama-ts/cli";
 import { loadTokenizer } from "@tinyllama-ts/tokenizer";
 import { BACKEND_NAMES, createBackend } from "../create_backend.ts";
+import { positiveInt } from "../_cli_args.ts";
 import { loadHfCheckpoint } from "../hf.ts";
 import { readJsonl } from "./_jsonl.ts";
 import { type ItemResult, scoreItem, summarize } from "./metrics.ts";
@@ -219,14 +220,6 @@ async function findTokenizer(dir: string): Promise<string> {
   throw new UserError(
     `${dir}: no tokenizer.model or tokenizer.json (scoring needs the checkpoint's own tokenizer)`,
   );
-}
-
-function positiveInt(flag: string, value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
-    throw new UserError(`${flag} must be a positive integer, got "${value}"`);
-  }
-  return n;
 }
 
 if (import.meta.main) await runMain(() => runMultipleChoice(Deno.args));
