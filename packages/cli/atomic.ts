@@ -47,3 +47,23 @@ function dirOf(path: string): string {
   const i = path.lastIndexOf("/");
   return i < 0 ? "." : i === 0 ? "/" : path.slice(0, i);
 }
+
+/**
+ * Whether a path exists; errors other than "not found" (a permission problem, say) are thrown, not
+ * read as "absent".
+ *
+ * @example
+ * ```ts
+ * import { exists } from "@tinyllama-ts/cli";
+ * console.log(await exists("/")); // true
+ * ```
+ */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}

@@ -19,3 +19,18 @@ export class UserError extends Error {
 export function isUserError(e: unknown): e is Error {
   return e instanceof Error && e.name === "UserError";
 }
+
+/**
+ * The first line of an error's message, trimmed: what a one-line report shows of an error from a
+ * library (node:util, a decompressor, the file system) whose message may run over several lines.
+ *
+ * @example
+ * ```ts
+ * import { oneLine } from "@tinyllama-ts/cli";
+ * oneLine(new Error("bad flag\nhint: use --x=1")); // "bad flag"
+ * ```
+ */
+export function oneLine(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.split("\n")[0].trim();
+}

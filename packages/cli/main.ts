@@ -1,4 +1,4 @@
-import { isUserError } from "./errors.ts";
+import { isUserError, oneLine } from "./errors.ts";
 
 /**
  * Runs a CLI entry point: a {@link UserError} (or a flag-parsing error from `node:util`) becomes one
@@ -16,7 +16,7 @@ export async function runMain(main: () => Promise<void> | void): Promise<void> {
   } catch (e) {
     if (isUserError(e) || isParseArgsError(e)) {
       // One line, always: node:util appends hints on further lines for some flag errors.
-      console.error(`error: ${(e as Error).message.split("\n")[0].trim()}`);
+      console.error(`error: ${oneLine(e)}`);
       Deno.exit(2);
     }
     throw e;

@@ -11,7 +11,7 @@
  * ```
  * @module
  */
-export { isUserError, UserError } from "./errors.ts";
+export { isUserError, oneLine, UserError } from "./errors.ts";
 export { runMain } from "./main.ts";
-export { fsyncDir, writeFileAtomic } from "./atomic.ts";
+export { exists, fsyncDir, writeFileAtomic } from "./atomic.ts";
 export { formatSeconds, Progress } from "./progress.ts";

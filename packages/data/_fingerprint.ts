@@ -1,5 +1,4 @@
-import { UserError } from "@tinyllama-ts/cli";
-import { oneLine } from "./_one_line.ts";
+import { oneLine, UserError } from "@tinyllama-ts/cli";
 
 /** SHA-256 (hex) of a tokenizer file; for a directory, of its tokenizer.model or else tokenizer.json. */
 export async function tokenizerFingerprint(path: string): Promise<string> {

@@ -1,11 +1,10 @@
 // Parquet input (Starcoderdata's form): the `content` (else `text`) column, one row group at a time, so
 // a large file is never held whole in memory. Decoding is hyparquet's, decompression
 // hyparquet-compressors' (snappy, gzip, zstd, brotli, lz4).
-import { UserError } from "@tinyllama-ts/cli";
+import { oneLine, UserError } from "@tinyllama-ts/cli";
 import { type AsyncBuffer, type FileMetaData, parquetMetadataAsync, parquetRead } from "hyparquet";
 import { compressors } from "hyparquet-compressors";
 import type { Piece } from "./_piece.ts";
-import { oneLine } from "./_one_line.ts";
 
 // Yields each row group's cells as `values` pieces of about `pieceSize` UTF-16 units; a cell that is not a
 // string is null (a missing_field record).

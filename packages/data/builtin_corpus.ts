@@ -1,9 +1,8 @@
-import { fsyncDir, UserError, writeFileAtomic } from "@tinyllama-ts/cli";
+import { fsyncDir, oneLine, UserError, writeFileAtomic } from "@tinyllama-ts/cli";
 import type { DataSpec } from "./data_spec.ts";
 import { readManifest } from "./manifest.ts";
 import { prepareDataset, type PrepareSummary } from "./prepare.ts";
 import { tokenizerFingerprint } from "./_fingerprint.ts";
-import { oneLine } from "./_one_line.ts";
 
 /** Bumped whenever the corpus recipe changes, so a stale cache is rebuilt. */
 export const BUILTIN_CORPUS_VERSION = 1;

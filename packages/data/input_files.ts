@@ -1,5 +1,4 @@
-import { UserError } from "@tinyllama-ts/cli";
-import { oneLine } from "./_one_line.ts";
+import { oneLine, UserError } from "@tinyllama-ts/cli";
 
 /** A corpus file format that prepare reads. */
 export type InputFormat = "txt" | "jsonl" | "jsonl.gz" | "jsonl.zst" | "parquet";

@@ -1,5 +1,4 @@
-import { UserError } from "@tinyllama-ts/cli";
-import { oneLine } from "./_one_line.ts";
+import { oneLine, UserError } from "@tinyllama-ts/cli";
 
 /** The name of the file that `deno task prepare` writes last into its `--out` directory. */
 export const MANIFEST_FILE = "manifest.json";

@@ -1,4 +1,4 @@
-import { fsyncDir, isUserError, Progress, UserError, writeFileAtomic } from "@tinyllama-ts/cli";
+import { fsyncDir, isUserError, oneLine, Progress, UserError, writeFileAtomic } from "@tinyllama-ts/cli";
 import { Deduplicator, type DedupMode, NUM_PERM } from "./dedup.ts";
 import { listInputFiles } from "./input_files.ts";
 import { type DatasetManifest, MANIFEST_FILE, type Split } from "./manifest.ts";
@@ -9,7 +9,6 @@ import type { BatchResult } from "./_tokenize_batch.ts";
 import { type Piece, pieceSize, SKIP_REASONS } from "./_piece.ts";
 import { TokenizerPool } from "./_tokenizer_pool.ts";
 import { tokenizerFingerprint } from "./_fingerprint.ts";
-import { oneLine } from "./_one_line.ts";
 
 /** TinyLlama's chunk: 1024 blocks of 2049 tokens per shard. */
 export const DEFAULT_CHUNK_SIZE = 2049 * 1024;

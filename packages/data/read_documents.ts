@@ -1,10 +1,9 @@
-import { UserError } from "@tinyllama-ts/cli";
+import { oneLine, UserError } from "@tinyllama-ts/cli";
 import { Gunzip } from "fflate";
 import { Decompress as ZstdDecompress } from "fzstd";
 import type { InputFile } from "./input_files.ts";
 import { readParquetPieces } from "./_parquet.ts";
 import { parsePiece, type Piece } from "./_piece.ts";
-import { oneLine } from "./_one_line.ts";
 
 /** Why a line or row was not taken as a document. */
 export type SkipReason = "missing_field" | "invalid_json" | "empty" | "blank_line";

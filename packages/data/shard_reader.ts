@@ -1,4 +1,4 @@
-import { UserError } from "@tinyllama-ts/cli";
+import { oneLine, UserError } from "@tinyllama-ts/cli";
 import {
   decodeTokens,
   dtypeBytes,
@@ -6,7 +6,6 @@ import {
   SHARD_HEADER_BYTES,
   type TokenDtype,
 } from "./shard_format.ts";
-import { oneLine } from "./_one_line.ts";
 
 /**
  * Reads a list of shards as one contiguous token stream (shard after shard, in the order given). Every

@@ -16,7 +16,7 @@
  * ```
  * @module
  */
-import { UserError, writeFileAtomic } from "@tinyllama-ts/cli";
+import { exists, UserError, writeFileAtomic } from "@tinyllama-ts/cli";
 import type { Backend } from "./backend.ts";
 import { headSize, type ModelConfig, parseConfig } from "./config.ts";
 import { Model } from "./model.ts";
@@ -352,14 +352,4 @@ export async function saveHfCheckpoint(model: Model, dir: string, opts: SaveOpti
     }
   }
   return files;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
 }

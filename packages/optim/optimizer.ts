@@ -212,8 +212,9 @@ export class Optimizer {
 
   /** Releases the moments. */
   free(): void {
-    this.#be.free(this.#m[0] ?? this.#normSq);
-    this.#be.free(this.#v[0] ?? this.#normSq);
+    // Each moment group is freed through its first member (freeing a member frees its whole group).
+    if (this.#m.length > 0) this.#be.free(this.#m[0]);
+    if (this.#v.length > 0) this.#be.free(this.#v[0]);
     this.#be.free(this.#normSq);
     this.#be.free(this.#clip);
   }

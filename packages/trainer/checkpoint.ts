@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { fsyncDir, UserError, writeFileAtomic } from "@tinyllama-ts/cli";
+import { exists, fsyncDir, UserError, writeFileAtomic } from "@tinyllama-ts/cli";
 import type { DataSpec, SamplerState } from "@tinyllama-ts/data";
 import type { ModelConfig } from "@tinyllama-ts/model";
 import type { Hparams } from "./hparams.ts";
@@ -209,16 +209,6 @@ export async function latestCheckpoint(
     }
   }
   return null;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
 }
 
 function sortKeys<T>(o: Record<string, T>): Record<string, T> {

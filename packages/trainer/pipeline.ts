@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { UserError, writeFileAtomic } from "@tinyllama-ts/cli";
+import { exists, UserError, writeFileAtomic } from "@tinyllama-ts/cli";
 import { type DataSpec, materializeBuiltinCorpus, prepareBuiltinCorpus } from "@tinyllama-ts/data";
 import { createBackend, generate, loadHfCheckpoint } from "@tinyllama-ts/model";
 import { loadTokenizer, trainBpeTokenizer } from "@tinyllama-ts/tokenizer";
@@ -226,14 +226,4 @@ export async function writeReport(
 function round(x: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
 }
