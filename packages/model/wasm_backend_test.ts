@@ -1,6 +1,6 @@
 // Every op of the WASM backend against the f64 reference backend on the same f32 inputs, on odd shapes
-// that exercise the vector loops, their tails and the kernels' blocking (matmul's 128-row blocks,
-// attention's 64-key blocks). Gradients start from random values so that accumulation (+=) is checked.
+// that exercise the vector loops, their tails and the kernels' blocking (matmul's 6 × 8 micro-tiles,
+// 256-step and 1024-column blocks; attention's 64-key blocks). Gradients start from random values so that accumulation (+=) is checked.
 import assert from "node:assert/strict";
 import type { AttentionShape, Backend, RopeShape, Tensor } from "./backend.ts";
 import { ReferenceBackend } from "./reference_backend.ts";
@@ -72,8 +72,14 @@ class Pair {
 const maxErrors = new Map<string, number>();
 
 Deno.test("wasm: matmul forward and backward match the reference (1×1×1, 129×67×45, blocked shapes)", async () => {
-  // 300×530×270 spans several matmul tiles and K blocks on every product, with edges on each side.
-  for (const [n, k, m] of [[1, 1, 1], [129, 67, 45], [4, 64, 48], [7, 33, 300], [2, 3, 5], [300, 530, 270]]) {
+  // 300×530×270 spans several matmul tiles and K blocks on every product, with edges on each side (the
+  // last K block 18 steps, zero-padded to 24); 13×20×1100 has two column blocks in the forward.
+  const shapes = [[1, 1, 1], [129, 67, 45], [4, 64, 48], [7, 33, 300], [2, 3, 5], [300, 530, 270], [
+    13,
+    20,
+    1100,
+  ]];
+  for (const [n, k, m] of shapes) {
     const p = new Pair(n * 1000 + k * 10 + m);
     const x = p.f32(n * k), w = p.f32(m * k), dout = p.f32(n * m), out = p.f32(n * m);
     p.run((be, t) => be.matmulForward(t(out), t(x), t(w), n, k, m));

@@ -2,22 +2,31 @@
 //! `C[m×n] (=|+=) A[m×k] · B[k×n]`, with `A` and `B` given by arbitrary row and column strides so that
 //! transposed operands need no copy of their own.
 //!
-//! Structure (BLIS, Goto): `C` is cut into tiles of `mc × nc`, the tasks the threads share (see
-//! `pool.rs`). A task walks `k` in blocks of `KC`; for each block it packs its slice of `B` into
-//! micro-panels of `NR` columns (`KC × NR`, contiguous: 8 KiB, held in L1 while it is used) and its
-//! slice of `A` into micro-panels of `MR` rows (`MR × KC`, streamed from L2), then runs the
-//! micro-kernel over every pair: an `MR × NR` block of `C` held in `MR · NR/4` vector registers across
-//! the whole `KC` loop, each step one splat load per row of `A`, `NR/4` vector loads of `B` and
-//! `MR · NR/4` multiply-adds (relaxed-SIMD FMA where the engine has it). Packing costs `1/nc + 1/mc`
-//! moves per multiply-add and turns every operand layout into the same two contiguous streams.
+//! Structure (BLIS, Goto): `B` is taken in blocks of up to `KC × NC`. Each block is packed once, by
+//! all the threads, into micro-panels of `NR` columns (`KC × NR`, contiguous: 8 KiB, held in L1 while
+//! it is used) in one buffer that every thread then reads. The block of `C` is cut into tiles, the
+//! tasks the threads share (see `pool.rs`); a task packs its rows of `A` into micro-panels of `MR`
+//! rows (`MR × KC`, streamed from L2) and runs the micro-kernel over every pair: an `MR × NR` block
+//! of `C` held in `MR · NR/4` vector registers across the whole `KC` loop, each step one splat load
+//! per row of A, `NR/4` vector loads of B and `MR · NR/4` multiply-adds (relaxed-SIMD FMA where the
+//! engine has it), then added into `C` in place. Packing turns every operand layout into the same
+//! two contiguous streams; each element of B is packed once per call and each element of A once per
+//! tile column, so it costs about `1/m + 1/nc` moves per multiply-add (an earlier version packed both
+//! operands per 256 × 256 tile of C, `1/128`: 12% of the time at 1024³).
 //!
-//! The micro-tile is 8 × 8 (`MR = 8`, `NV = 2`): sixteen accumulators, the `KC` loop unrolled by four
-//! with no remainder loop (packed blocks are zero-padded to a multiple of four steps instead). V8's
-//! code for this loop is sensitive to its exact form; measured on one core with operands in L1
-//! (Deno 2.9, x86-64), GFLOP/s: 8×8 49.7, 7×8 49.3, 5×12 49.3, 4×16 47, 6×8 47, 4×12 46 as written in
-//! [`micro`]; 25–38 for the same tiles unrolled by 2 or 8, with a remainder loop, with the B vectors
-//! built as an array literal, or with the accumulators passed in. FMAs alone, without loads, run at
-//! 54. 8 × 8 also divides every dimension of the models here (and head sizes), so edges waste nothing.
+//! The micro-tile is 6 × 8 (`MR = 6`, `NV = 2`): twelve accumulators, two vectors of B and one splat
+//! of A fill the 15 vector registers V8 allocates for wasm on x86-64. On wasm32 the kernel is written
+//! in WebAssembly text (`gemm_micro.s`), because LLVM reorders the Rust form of it into one that
+//! spills (that file says how); the Rust form below runs on the host, so `cargo test` checks the same
+//! packing, tiling and edges. Eight steps a turn and no remainder loop: packed blocks are zero-padded
+//! to a multiple of eight steps.
+//!
+//! Measured on one Zen 4 core at 1024³ (`deno run --allow-read --allow-env bench/cpu_bench.ts
+//! --no-train --threads 1`), GFLOP/s: the earlier 8 × 8 tile in Rust, which spills, 42–43; 6 × 8 in
+//! Rust 33 (spills worse); 6 × 8 by hand 46.5 with four steps a turn, 47.5 with eight; then B packed
+//! once per block and shared, A once per tile, 50; the kernel adding into `C` itself rather than
+//! handing its block back through memory, 51.5. The same without any packing (results wrong, for
+//! scale) runs at 54, the rate of V8's 128-bit FMAs alone.
 //!
 //! Exactness: every element of `C` is summed in the same order (`KC` blocks in order, each a chain of
 //! multiply-adds over `p`) whatever the tiling or the thread that runs it.
@@ -26,18 +35,20 @@ use crate::pool;
 use crate::simd::F4;
 
 /// Rows of a micro-tile.
-const MR: usize = 8;
+const MR: usize = 6;
 /// Vectors per micro-tile row: `NR = 4·NV = 8` columns.
 const NV: usize = 2;
 const NR: usize = 4 * NV;
 /// Depth of a packed block: `KC × NR` of B is 8 KiB.
 const KC: usize = 256;
 /// Steps per turn of the micro-kernel's loop; packed blocks are zero-padded to a multiple of it.
-const UNROLL: usize = 4;
-/// Largest tile of `C` per task (before rounding up to whole micro-tiles): the packed blocks of A
-/// (`MC0 × KC`, 256 KiB) and B (`KC × NC0`, 256 KiB) fit L2 together.
+const UNROLL: usize = 8;
+/// Columns of a shared block of B (`KC × NC`, 1 MiB: every thread reads all of it, from its L2).
+const NC: usize = 1024;
+/// Largest row tile per task: its packed block of A (`MC0 × KC`, 256 KiB) stays in L2.
 const MC0: usize = 256;
-const NC0: usize = 256;
+/// Micro-panels of B packed per task.
+const PACK_PANELS: usize = 16;
 
 /// A read-only matrix operand: element `(r, c)` at `ptr[r·rs + c·cs]`.
 #[derive(Clone, Copy, Debug)]
@@ -53,7 +64,7 @@ unsafe impl Send for Mat {}
 
 #[derive(Clone, Copy)]
 struct OutPtr(*mut f32);
-// SAFETY: tasks write disjoint tiles of `C`.
+// SAFETY: tasks write disjoint parts of what it points to.
 unsafe impl Sync for OutPtr {}
 unsafe impl Send for OutPtr {}
 
@@ -88,16 +99,93 @@ pub unsafe fn gemm(
         }
         return;
     }
-    // As few tiles as fit `MC0 × NC0`, evened out (no sliver of a tile at an edge), then more, by
-    // splitting the longer side, until there are four tasks per thread (claimed dynamically).
+    let nc_max = NC.min(n);
+    let panel_len = KC.next_multiple_of(UNROLL) * NR;
+    pool::with_shared(div_ceil(nc_max, NR) * panel_len, |shared| {
+        let pb = OutPtr(shared.as_mut_ptr());
+        let out = OutPtr(c);
+        let mut j0 = 0;
+        while j0 < n {
+            let nc = nc_max.min(n - j0);
+            let pn = div_ceil(nc, NR);
+            let (mc, ti, ncs, tj) = tiles(m, nc);
+            let mut p0 = 0;
+            while p0 < k {
+                let kc = KC.min(k - p0);
+                let kp = kc.next_multiple_of(UNROLL);
+                let add = accumulate || p0 > 0;
+                // B's columns are the panel dimension (B(p, j) read as a panel of j).
+                pool::for_chunks(pn, PACK_PANELS, &|s, e| {
+                    // Whole-variable uses, so the closure captures the Sync wrappers rather than
+                    // their raw fields.
+                    let (b, pb) = (b, pb);
+                    // SAFETY: panels `s..e` of this block lie inside B and inside the buffer; tasks
+                    // pack disjoint panels.
+                    unsafe {
+                        pack(
+                            pb.0.add(s * NR * kp),
+                            NR,
+                            (nc - s * NR).min((e - s) * NR),
+                            kc,
+                            kp,
+                            b.ptr.add(p0 * b.rs + (j0 + s * NR) * b.cs),
+                            b.cs,
+                            b.rs,
+                        )
+                    }
+                });
+                pool::for_each(ti * tj, &|t| {
+                    let (a, pb, out) = (a, pb, out);
+                    let (i0, jt) = ((t / tj) * mc, (t % tj) * ncs);
+                    let rows = mc.min(m - i0);
+                    // SAFETY: the tile lies inside A and C; tasks write disjoint tiles of C.
+                    unsafe {
+                        pool::with_scratch(div_ceil(rows, MR) * MR * kp, |pa| {
+                            pack(
+                                pa.as_mut_ptr(),
+                                MR,
+                                rows,
+                                kc,
+                                kp,
+                                a.ptr.add(i0 * a.rs + p0 * a.cs),
+                                a.rs,
+                                a.cs,
+                            );
+                            macro_tile(
+                                rows,
+                                ncs.min(nc - jt),
+                                kp,
+                                pa.as_ptr(),
+                                pb.0.add(jt * kp),
+                                out.0.add(i0 * ldc + j0 + jt),
+                                ldc,
+                                add,
+                            );
+                        })
+                    }
+                });
+                p0 += kc;
+            }
+            j0 += nc;
+        }
+    })
+}
+
+/// The tasks of one block of C, `m × n`: `ti × tj` tiles of `mc × nc` (whole micro-tiles). As few
+/// tiles as fit `MC0` rows, evened out (no sliver at an edge), then more, by splitting the longer
+/// side, until there are four tasks per thread (claimed dynamically, so a thread slowed by another
+/// process takes fewer), but not below `4·MR` rows or `4·NR` columns. Rows are split first: a column
+/// split packs the tile's rows of A once more.
+fn tiles(m: usize, n: usize) -> (usize, usize, usize, usize) {
     let want = if pool::threads() > 1 {
         4 * pool::threads()
     } else {
         1
     };
-    let (mut ti, mut tj) = (div_ceil(m, MC0), div_ceil(n, NC0));
-    while ti * tj < want && (ti < div_ceil(m, 4 * MR) || tj < div_ceil(n, 4 * NR)) {
-        if (m / ti >= n / tj && ti < div_ceil(m, 4 * MR)) || tj >= div_ceil(n, 4 * NR) {
+    let (max_ti, max_tj) = (div_ceil(m, 4 * MR), div_ceil(n, 4 * NR));
+    let (mut ti, mut tj) = (div_ceil(m, MC0), 1);
+    while ti * tj < want && (ti < max_ti || tj < max_tj) {
+        if ti < max_ti && (m / ti >= n / tj || tj >= max_tj) {
             ti += 1;
         } else {
             tj += 1;
@@ -106,36 +194,11 @@ pub unsafe fn gemm(
     let mc = div_ceil(m, ti).next_multiple_of(MR);
     let nc = div_ceil(n, tj).next_multiple_of(NR);
     // Rounding up to whole micro-tiles can leave fewer tiles than asked for: recount.
-    let (ti, tj) = (div_ceil(m, mc), div_ceil(n, nc));
-    let out = OutPtr(c);
-    pool::for_each(ti * tj, &|t| {
-        // Whole-variable uses, so the closure captures the Sync wrappers rather than their raw fields.
-        let (a, b, out) = (a, b, out);
-        let (i0, j0) = ((t / tj) * mc, (t % tj) * nc);
-        // SAFETY: the tile lies inside C; tasks write disjoint tiles.
-        unsafe {
-            tile(
-                (m - i0).min(mc),
-                (n - j0).min(nc),
-                k,
-                Mat {
-                    ptr: a.ptr.add(i0 * a.rs),
-                    ..a
-                },
-                Mat {
-                    ptr: b.ptr.add(j0 * b.cs),
-                    ..b
-                },
-                out.0.add(i0 * ldc + j0),
-                ldc,
-                accumulate,
-            )
-        }
-    });
+    (mc, div_ceil(m, mc), nc, div_ceil(n, nc))
 }
 
-/// [`gemm`] on the calling thread alone, as one tile: for blocks inside a task of another job
-/// (attention's), where splitting would only add packing calls.
+/// [`gemm`] on the calling thread alone: for blocks inside a task of another job (attention's), where
+/// splitting would only add packing calls.
 ///
 /// # Safety
 /// As [`gemm`].
@@ -157,31 +220,15 @@ pub unsafe fn gemm_block(
         gemm(m, n, k, a, b, c, ldc, accumulate);
         return;
     }
-    tile(m, n, k, a, b, c, ldc, accumulate)
-}
-
-/// One task: an `m × n` tile of C (at most about `MC0 × NC0`) over the whole depth `k`.
-#[allow(clippy::too_many_arguments)]
-unsafe fn tile(
-    m: usize,
-    n: usize,
-    k: usize,
-    a: Mat,
-    b: Mat,
-    c: *mut f32,
-    ldc: usize,
-    accumulate: bool,
-) {
     let (pm, pn) = (div_ceil(m, MR), div_ceil(n, NR));
+    let kp_max = KC.min(k).next_multiple_of(UNROLL);
     // This thread's packing buffers: `m × KC` of A, then `KC × n` of B (whole micro-panels).
-    pool::with_scratch(pm * MR * KC + pn * NR * KC, |buf| {
-        let (pa, pb) = buf.split_at_mut(pm * MR * KC);
+    pool::with_scratch((pm * MR + pn * NR) * kp_max, |buf| {
+        let (pa, pb) = buf.split_at_mut(pm * MR * kp_max);
         let mut p0 = 0;
         while p0 < k {
             let kc = KC.min(k - p0);
-            // Steps past `kc` are packed as zeros, so the kernel's loop has no remainder.
             let kp = kc.next_multiple_of(UNROLL);
-            // A's rows are the panel dimension; B's columns are (B(p, j) read as a panel of j).
             pack(
                 pa.as_mut_ptr(),
                 MR,
@@ -202,19 +249,55 @@ unsafe fn tile(
                 b.cs,
                 b.rs,
             );
-            let add = accumulate || p0 > 0;
-            for jr in 0..pn {
-                let nr = NR.min(n - jr * NR);
-                let bp = pb.as_ptr().add(jr * NR * kp);
-                for ir in 0..pm {
-                    let mr = MR.min(m - ir * MR);
-                    let acc = micro(kp, pa.as_ptr().add(ir * MR * kp), bp);
-                    store(acc, c.add(ir * MR * ldc + jr * NR), ldc, mr, nr, add);
-                }
-            }
+            macro_tile(
+                m,
+                n,
+                kp,
+                pa.as_ptr(),
+                pb.as_ptr(),
+                c,
+                ldc,
+                accumulate || p0 > 0,
+            );
             p0 += kc;
         }
     });
+}
+
+/// `C (=|+=) Apacked · Bpacked` for an `m × n` tile over one packed block of depth `kp`: every B
+/// micro-panel in turn (held in L1) against every A micro-panel (streamed from L2). Whole micro-tiles
+/// go straight into C; those cut by an edge of C through a small buffer.
+#[allow(clippy::too_many_arguments)]
+unsafe fn macro_tile(
+    m: usize,
+    n: usize,
+    kp: usize,
+    pa: *const f32,
+    pb: *const f32,
+    c: *mut f32,
+    ldc: usize,
+    add: bool,
+) {
+    for jr in 0..div_ceil(n, NR) {
+        let nr = NR.min(n - jr * NR);
+        let bp = pb.add(jr * NR * kp);
+        for ir in 0..div_ceil(m, MR) {
+            let mr = MR.min(m - ir * MR);
+            let (ap, cp) = (pa.add(ir * MR * kp), c.add(ir * MR * ldc + jr * NR));
+            if mr == MR && nr == NR {
+                micro(kp, ap, bp, cp, ldc, add);
+            } else {
+                let mut edge = [0.0f32; MR * NR];
+                micro(kp, ap, bp, edge.as_mut_ptr(), NR, false);
+                for r in 0..mr {
+                    for q in 0..nr {
+                        let (p, t) = (cp.add(r * ldc + q), edge[r * NR + q]);
+                        *p = if add { *p + t } else { t };
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Packs `len` steps of `w`-wide panels, each `padded` steps long:
@@ -231,27 +314,43 @@ unsafe fn pack(
     su: usize,
     sv: usize,
 ) {
-    for panel in 0..div_ceil(count, w) {
+    let panels = div_ceil(count, w);
+    for panel in 0..panels {
         let d = dst.add(panel * w * padded);
         std::slice::from_raw_parts_mut(d.add(len * w), (padded - len) * w).fill(0.0);
-        let s = src.add(panel * w * su);
-        let full = (count - panel * w).min(w);
-        if su == 1 && full == w {
-            // Each step's `w` values are contiguous: a straight copy.
-            for v in 0..len {
-                let (sv_, dv) = (s.add(v * sv), d.add(v * w));
-                let mut u = 0;
-                while u + 4 <= w {
-                    F4::load(sv_.add(u)).store(dv.add(u));
-                    u += 4;
-                }
-                while u < w {
-                    *dv.add(u) = *sv_.add(u);
-                    u += 1;
+    }
+    if su == 1 && (w == 6 || w == 8) {
+        // Each step's values are contiguous across all the panels: step by step, every panel, so
+        // that the source is read along its rows (panel by panel it would be read in `w`-value
+        // pieces from `len` rows, and rows a power-of-two apart share a few L1 sets).
+        for v in 0..len {
+            let s = src.add(v * sv);
+            for panel in 0..panels {
+                let (sp, d) = (s.add(panel * w), dst.add(panel * w * padded + v * w));
+                let full = (count - panel * w).min(w);
+                if full < w {
+                    for u in 0..w {
+                        *d.add(u) = if u < full { *sp.add(u) } else { 0.0 };
+                    }
+                } else if w == 8 {
+                    F4::load(sp).store(d);
+                    F4::load(sp.add(4)).store(d.add(4));
+                } else {
+                    // Six values: the first four, then the last two of the four from the third.
+                    F4::load(sp).store(d);
+                    F4::load(sp.add(2)).store_hi2(d.add(4));
                 }
             }
-        } else if sv == 1 && full == w {
-            // Each source row runs along the steps: 4×4 transposes, then any rows past a multiple of 4.
+        }
+        return;
+    }
+    for panel in 0..panels {
+        let d = dst.add(panel * w * padded);
+        let s = src.add(panel * w * su);
+        let full = (count - panel * w).min(w);
+        if sv == 1 && full == w {
+            // Each source row runs along the steps: 4×4 transposes, then a pair of rows interleaved
+            // (the 6-row panels of A), then any row left.
             let mut u = 0;
             while u + 4 <= w {
                 let rows = [0, 1, 2, 3].map(|q| s.add((u + q) * su));
@@ -270,6 +369,24 @@ unsafe fn pack(
                     v += 1;
                 }
                 u += 4;
+            }
+            if u + 2 <= w {
+                let (r0, r1) = (s.add(u * su), s.add((u + 1) * su));
+                let mut v = 0;
+                while v + 4 <= len {
+                    let [lo, hi] = F4::load(r0.add(v)).zip(F4::load(r1.add(v)));
+                    lo.store_lo2(d.add(v * w + u));
+                    lo.store_hi2(d.add((v + 1) * w + u));
+                    hi.store_lo2(d.add((v + 2) * w + u));
+                    hi.store_hi2(d.add((v + 3) * w + u));
+                    v += 4;
+                }
+                while v < len {
+                    *d.add(v * w + u) = *r0.add(v);
+                    *d.add(v * w + u + 1) = *r1.add(v);
+                    v += 1;
+                }
+                u += 2;
             }
             while u < w {
                 let r = s.add(u * su);
@@ -292,69 +409,50 @@ unsafe fn pack(
     }
 }
 
-/// The micro-kernel: `Σ_p a[p·MR + r] · b[p·NR + c]` for an `MR × NR` block, in registers, `kc` a
-/// multiple of [`UNROLL`]. Each step: one splat load per row of A, two vectors of B, sixteen
-/// multiply-adds. Keep its form (see the module notes): small rewrites of it cost V8 up to 40%.
-#[inline(never)]
-unsafe fn micro(kc: usize, a: *const f32, b: *const f32) -> [[F4; NV]; MR] {
-    let mut acc = [[F4::splat(0.0); NV]; MR];
-    let (mut a, mut b) = (a, b);
-    let mut p = 0;
-    while p + UNROLL <= kc {
-        for u in 0..UNROLL {
-            let (a, b) = (a.add(u * MR), b.add(u * 4 * NV));
-            let mut bv = [F4::splat(0.0); NV];
-            for (v, bv) in bv.iter_mut().enumerate() {
-                *bv = F4::load(b.add(4 * v));
-            }
-            for (r, acc) in acc.iter_mut().enumerate() {
-                let av = F4::load_splat(a.add(r));
-                for v in 0..NV {
-                    acc[v] = av.mul_add(bv[v], acc[v]);
-                }
-            }
-        }
-        a = a.add(UNROLL * MR);
-        b = b.add(UNROLL * 4 * NV);
-        p += UNROLL;
-    }
-    acc
+#[cfg(target_arch = "wasm32")]
+extern "C" {
+    /// `gemm_micro.s`: the [`micro`] below, with `ldc` in bytes and `add` 0 or 1.
+    fn tl_gemm_micro_6x8(
+        kc: usize,
+        a: *const f32,
+        b: *const f32,
+        c: *mut f32,
+        ldc: usize,
+        add: u32,
+    );
 }
 
-/// Writes (or adds) the valid `mr × nr` corner of a micro-tile into C.
+/// The micro-kernel: `Σ_p a[p·MR + r] · b[p·NR + j]` for an `MR × NR` block, in registers, written
+/// to (or with `add` added to) `c` (rows `ldc` apart); `kc` a multiple of [`UNROLL`]. Each step: one
+/// splat load per row of A, two vectors of B, twelve multiply-adds.
+#[cfg(target_arch = "wasm32")]
 #[inline(always)]
-unsafe fn store<const MR: usize, const NV: usize>(
-    acc: [[F4; NV]; MR],
-    c: *mut f32,
-    ldc: usize,
-    mr: usize,
-    nr: usize,
-    add: bool,
-) {
-    if mr == MR && nr == NR {
-        for (r, row) in acc.iter().enumerate() {
-            for (v, x) in row.iter().enumerate() {
-                let p = c.add(r * ldc + 4 * v);
-                if add {
-                    F4::load(p).add(*x).store(p);
-                } else {
-                    x.store(p);
-                }
+unsafe fn micro(kc: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, add: bool) {
+    tl_gemm_micro_6x8(kc, a, b, c, ldc * 4, add as u32);
+}
+
+/// The host form of the micro-kernel (see the module notes): the same sums in the same order.
+#[cfg(not(target_arch = "wasm32"))]
+unsafe fn micro(kc: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, add: bool) {
+    let mut acc = [[F4::splat(0.0); NV]; MR];
+    for p in 0..kc {
+        let (a, b) = (a.add(p * MR), b.add(p * NR));
+        let bv = [F4::load(b), F4::load(b.add(4))];
+        for (r, acc) in acc.iter_mut().enumerate() {
+            let av = F4::load_splat(a.add(r));
+            for v in 0..NV {
+                acc[v] = av.mul_add(bv[v], acc[v]);
             }
         }
-        return;
     }
-    let mut tmp = [[[0.0f32; 4]; NV]; MR];
     for (r, row) in acc.iter().enumerate() {
         for (v, x) in row.iter().enumerate() {
-            x.store(tmp[r][v].as_mut_ptr());
-        }
-    }
-    for (r, row) in tmp.iter().enumerate().take(mr) {
-        for q in 0..nr {
-            let p = c.add(r * ldc + q);
-            let t = row[q / 4][q % 4];
-            *p = if add { *p + t } else { t };
+            let p = c.add(r * ldc + 4 * v);
+            if add {
+                F4::load(p).add(*x).store(p);
+            } else {
+                x.store(p);
+            }
         }
     }
 }
@@ -365,7 +463,7 @@ mod tests {
     use crate::testing::{close, rand_vec};
 
     /// Every layout the linear layer uses (A and B each plain or transposed), odd sizes on every edge,
-    /// several K blocks, and accumulation.
+    /// several K blocks, several column blocks, and accumulation.
     #[test]
     fn all_layouts_match_f64_on_odd_shapes() {
         for &(m, n, k) in &[
@@ -374,6 +472,8 @@ mod tests {
             (13, 17, 300),
             (250, 70, 520),
             (6, 8, 256),
+            // Two column blocks of B (NC), the second a sliver.
+            (14, NC + 3, 260),
         ] {
             let a = rand_vec(m * k, 1);
             let b = rand_vec(k * n, 2);

@@ -134,8 +134,10 @@ thread_local! {
 /// for 0, to whichever other thread holds its lock). A thread that finds its slot busy (two host
 /// threads calling kernels at once) gets a fresh buffer instead.
 pub fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
-    let slot = SLOT.with(|s| s.get());
-    let cell = &SCRATCH[slot];
+    with_buffer(&SCRATCH[SLOT.with(|s| s.get())], len, f)
+}
+
+fn with_buffer<R>(cell: &Scratch, len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
     if cell.busy.swap(true, SeqCst) {
         return f(&mut vec![0.0; len]);
     }
@@ -152,12 +154,24 @@ pub fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
     r
 }
 
+/// A buffer that every thread of one job reads (the matmul's packed block of B), reused across calls:
+/// the thread that dispatches jobs fills it between them. A second user meanwhile (a kernel called
+/// from inside a task) gets a fresh buffer instead.
+pub fn with_shared<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    with_buffer(&SHARED, len, f)
+}
+
+static SHARED: Scratch = Scratch {
+    busy: AtomicBool::new(false),
+    buf: UnsafeCell::new(Vec::new()),
+};
+
 struct Scratch {
     busy: AtomicBool,
     buf: UnsafeCell<Vec<f32>>,
 }
 
-// SAFETY: `buf` is only reached through `with_scratch`, which holds `busy`.
+// SAFETY: `buf` is only reached through `with_buffer`, which holds `busy`.
 unsafe impl Sync for Scratch {}
 
 static SCRATCH: [Scratch; MAX_THREADS] = [const {

@@ -45,6 +45,30 @@ impl F4 {
     pub unsafe fn load_splat(p: *const f32) -> F4 {
         F4(v128_load32_splat(p as *const u32))
     }
+    /// Lanes 0 and 1 stored to `p`, `p + 1`.
+    ///
+    /// # Safety
+    /// `p .. p + 2` must be writable.
+    #[inline(always)]
+    pub unsafe fn store_lo2(self, p: *mut f32) {
+        v128_store64_lane::<0>(self.0, p as *mut u64)
+    }
+    /// Lanes 2 and 3 stored to `p`, `p + 1`.
+    ///
+    /// # Safety
+    /// `p .. p + 2` must be writable.
+    #[inline(always)]
+    pub unsafe fn store_hi2(self, p: *mut f32) {
+        v128_store64_lane::<1>(self.0, p as *mut u64)
+    }
+    /// `[self0, o0, self1, o1]` and `[self2, o2, self3, o3]`: two rows interleaved lane by lane.
+    #[inline(always)]
+    pub fn zip(self, o: F4) -> [F4; 2] {
+        [
+            F4(i32x4_shuffle::<0, 4, 1, 5>(self.0, o.0)),
+            F4(i32x4_shuffle::<2, 6, 3, 7>(self.0, o.0)),
+        ]
+    }
     #[inline(always)]
     pub fn add(self, o: F4) -> F4 {
         F4(f32x4_add(self.0, o.0))
@@ -170,6 +194,22 @@ impl F4 {
     /// `p` must be readable.
     pub unsafe fn load_splat(p: *const f32) -> F4 {
         F4([*p; 4])
+    }
+    /// # Safety
+    /// `p .. p + 2` must be writable.
+    pub unsafe fn store_lo2(self, p: *mut f32) {
+        *p = self.0[0];
+        *p.add(1) = self.0[1];
+    }
+    /// # Safety
+    /// `p .. p + 2` must be writable.
+    pub unsafe fn store_hi2(self, p: *mut f32) {
+        *p = self.0[2];
+        *p.add(1) = self.0[3];
+    }
+    pub fn zip(self, o: F4) -> [F4; 2] {
+        let (a, b) = (self.0, o.0);
+        [F4([a[0], b[0], a[1], b[1]]), F4([a[2], b[2], a[3], b[3]])]
     }
     pub fn add(self, o: F4) -> F4 {
         self.map2(o, |a, b| a + b)

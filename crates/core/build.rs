@@ -1,0 +1,49 @@
+//! Assembles the matmul micro-kernel (`src/gemm_micro.s`, WebAssembly text; `gemm.rs` says why it is
+//! not Rust) with LLVM's assembler and links it into the wasm32 build. Host builds (`cargo test`) use
+//! the Rust form of the kernel and need no assembler.
+//!
+//! The assembler is `$LLVM_MC`, else `llvm-mc-22` (Debian's `llvm-22`, which `rust-web-llvm` brings),
+//! else `llvm-mc`.
+
+use std::env;
+use std::path::PathBuf;
+use std::process::Command;
+
+const SOURCE: &str = "src/gemm_micro.s";
+
+fn main() {
+    println!("cargo:rerun-if-changed={SOURCE}");
+    println!("cargo:rerun-if-env-changed=LLVM_MC");
+    if env::var("CARGO_CFG_TARGET_ARCH").as_deref() != Ok("wasm32") {
+        return;
+    }
+    let object =
+        PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("gemm_micro.o");
+    let candidates = match env::var("LLVM_MC") {
+        Ok(mc) => vec![mc],
+        Err(_) => vec!["llvm-mc-22".to_string(), "llvm-mc".to_string()],
+    };
+    for mc in &candidates {
+        let status = Command::new(mc)
+            .args([
+                "-triple=wasm32-unknown-unknown",
+                // The crate's features: wasm-ld refuses shared memory with an object built without
+                // atomics and bulk memory.
+                "-mattr=+simd128,+relaxed-simd,+atomics,+bulk-memory,+mutable-globals",
+                "-filetype=obj",
+                SOURCE,
+                "-o",
+            ])
+            .arg(&object)
+            .status();
+        match status {
+            Ok(s) if s.success() => {
+                println!("cargo:rustc-link-arg={}", object.display());
+                return;
+            }
+            Ok(s) => panic!("{mc} failed on {SOURCE} ({s})"),
+            Err(_) => continue,
+        }
+    }
+    panic!("no LLVM assembler found (tried {candidates:?}); install llvm-22 or set LLVM_MC");
+}
