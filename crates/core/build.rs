@@ -41,9 +41,18 @@ fn main() {
                 println!("cargo:rustc-link-arg={}", object.display());
                 return;
             }
-            Ok(s) => panic!("{mc} failed on {SOURCE} ({s})"),
+            Ok(s) => fail(&format!("{mc} failed on {SOURCE} ({s})")),
             Err(_) => continue,
         }
     }
-    panic!("no LLVM assembler found (tried {candidates:?}); install llvm-22 or set LLVM_MC");
+    fail(&format!(
+        "no LLVM assembler found (tried {}); install Debian's llvm-22 or set LLVM_MC",
+        candidates.join(", ")
+    ));
+}
+
+/// One line on stderr (cargo shows it under the failed build script) and a non-zero exit.
+fn fail(message: &str) -> ! {
+    eprintln!("error: {message}");
+    std::process::exit(1);
 }
