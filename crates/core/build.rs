@@ -17,6 +17,24 @@ fn main() {
     if env::var("CARGO_CFG_TARGET_ARCH").as_deref() != Ok("wasm32") {
         return;
     }
+    // The object is assembled with the crate's own target features: wasm-ld refuses shared memory
+    // with an object built without atomics and bulk memory, and the kernel itself needs SIMD128 and
+    // relaxed SIMD (were they off, the module would link and then fail to load).
+    let features: Vec<String> = env::var("CARGO_CFG_TARGET_FEATURE")
+        .unwrap_or_default()
+        .split(',')
+        .filter(|f| !f.is_empty())
+        .map(str::to_string)
+        .collect();
+    for needed in ["simd128", "relaxed-simd"] {
+        if !features.iter().any(|f| f == needed) {
+            fail(&format!(
+                "{SOURCE} needs the {needed} target feature (scripts/build_wasm.ts sets it)"
+            ));
+        }
+    }
+    let plus: Vec<String> = features.iter().map(|f| format!("+{f}")).collect();
+    let mattr = format!("-mattr={}", plus.join(","));
     let object =
         PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("gemm_micro.o");
     let candidates = match env::var("LLVM_MC") {
@@ -27,9 +45,7 @@ fn main() {
         let status = Command::new(mc)
             .args([
                 "-triple=wasm32-unknown-unknown",
-                // The crate's features: wasm-ld refuses shared memory with an object built without
-                // atomics and bulk memory.
-                "-mattr=+simd128,+relaxed-simd,+atomics,+bulk-memory,+mutable-globals",
+                &mattr,
                 "-filetype=obj",
                 SOURCE,
                 "-o",

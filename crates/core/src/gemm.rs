@@ -11,8 +11,9 @@
 //! per row of A, `NR/4` vector loads of B and `MR · NR/4` multiply-adds (relaxed-SIMD FMA where the
 //! engine has it), then added into `C` in place. Packing turns every operand layout into the same
 //! two contiguous streams; each element of B is packed once per call and each element of A once per
-//! tile column, so it costs about `1/m + 1/nc` moves per multiply-add (an earlier version packed both
-//! operands per 256 × 256 tile of C, `1/128`: 12% of the time at 1024³).
+//! tile of C it meets, so it costs about `1/m + 1/w` moves per multiply-add, `w` the tiles' width
+//! (all of a block, up to `NC`, unless a few rows must be split further for the threads; an earlier
+//! version packed both operands per 256 × 256 tile of C, `1/128`: 12% of the time at 1024³).
 //!
 //! The micro-tile is 6 × 8 (`MR = 6`, `NV = 2`): twelve accumulators, two vectors of B and one splat
 //! of A fill the 15 vector registers V8 allocates for wasm on x86-64. On wasm32 the kernel is written
@@ -45,7 +46,8 @@ const KC: usize = 256;
 const UNROLL: usize = 8;
 /// Columns of a shared block of B (`KC × NC`, 1 MiB: every thread reads all of it, from its L2).
 const NC: usize = 1024;
-/// Largest row tile per task: its packed block of A (`MC0 × KC`, 256 KiB) stays in L2.
+/// Largest row tile per task (before rounding up to whole micro-tiles): its packed block of A
+/// (`MC0 × KC`, about 256 KiB) stays in L2.
 const MC0: usize = 256;
 /// Micro-panels of B packed per task.
 const PACK_PANELS: usize = 16;
@@ -172,9 +174,10 @@ pub unsafe fn gemm(
 }
 
 /// The tasks of one block of C, `m × n`: `ti × tj` tiles of `mc × nc` (whole micro-tiles). As few
-/// tiles as fit `MC0` rows, evened out (no sliver at an edge), then more, by splitting the longer
-/// side, until there are four tasks per thread (claimed dynamically, so a thread slowed by another
-/// process takes fewer), but not below `4·MR` rows or `4·NR` columns. Rows are split first: a column
+/// tiles as fit `MC0` rows, evened out (tiles of nearly equal size, up to rounding to whole
+/// micro-tiles), then more, by splitting the longer side, until there are four tasks per thread
+/// (claimed dynamically, so a thread slowed by another process takes fewer), while the tiles keep
+/// about `4·MR` rows and `4·NR` columns. Rows are split first: a column
 /// split packs the tile's rows of A once more.
 fn tiles(m: usize, n: usize) -> (usize, usize, usize, usize) {
     let want = if pool::threads() > 1 {
@@ -428,12 +431,16 @@ extern "C" {
 #[cfg(target_arch = "wasm32")]
 #[inline(always)]
 unsafe fn micro(kc: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, add: bool) {
+    // The kernel's loop takes eight steps a turn and has no exit in between.
+    debug_assert!(kc.is_multiple_of(UNROLL));
     tl_gemm_micro_6x8(kc, a, b, c, ldc * 4, add as u32);
 }
 
-/// The host form of the micro-kernel (see the module notes): the same sums in the same order.
+/// The host form of the micro-kernel (see the module notes): the same sums in the same order, but
+/// each multiply-add rounded twice (wasm fuses it), so host tests check against a tolerance.
 #[cfg(not(target_arch = "wasm32"))]
 unsafe fn micro(kc: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, add: bool) {
+    debug_assert!(kc.is_multiple_of(UNROLL));
     let mut acc = [[F4::splat(0.0); NV]; MR];
     for p in 0..kc {
         let (a, b) = (a.add(p * MR), b.add(p * NR));
@@ -474,6 +481,8 @@ mod tests {
             (6, 8, 256),
             // Two column blocks of B (NC), the second a sliver.
             (14, NC + 3, 260),
+            // Two row tiles (MC0) even on one thread.
+            (MC0 + 40, 20, 30),
         ] {
             let a = rand_vec(m * k, 1);
             let b = rand_vec(k * n, 2);

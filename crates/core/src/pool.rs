@@ -154,9 +154,10 @@ fn with_buffer<R>(cell: &Scratch, len: usize, f: impl FnOnce(&mut [f32]) -> R) -
     r
 }
 
-/// A buffer that every thread of one job reads (the matmul's packed block of B), reused across calls:
-/// the thread that dispatches jobs fills it between them. A second user meanwhile (a kernel called
-/// from inside a task) gets a fresh buffer instead.
+/// A buffer that every thread of one job reads (the matmul's packed block of B, which the job before
+/// it filled), reused across calls. Filling and reading never overlap because [`for_each`] returns
+/// only when no thread is inside its job any more. A second user meanwhile (a kernel called from
+/// inside a task) gets a fresh buffer instead.
 pub fn with_shared<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
     with_buffer(&SHARED, len, f)
 }
