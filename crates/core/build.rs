@@ -2,8 +2,8 @@
 //! not Rust) with LLVM's assembler and links it into the wasm32 build. Host builds (`cargo test`) use
 //! the Rust form of the kernel and need no assembler.
 //!
-//! The assembler is `$LLVM_MC`, else `llvm-mc-22` (Debian's `llvm-22`, which `rust-web-llvm` brings),
-//! else `llvm-mc`.
+//! The assembler is `$LLVM_MC`, else `llvm-mc-N` for the compiler's own LLVM major version N (Debian's
+//! `llvm-N`, which `rust-web-llvm` brings: 22 for rustc-web 1.96), else `llvm-mc`.
 
 use std::env;
 use std::path::PathBuf;
@@ -39,7 +39,13 @@ fn main() {
         PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("gemm_micro.o");
     let candidates = match env::var("LLVM_MC") {
         Ok(mc) => vec![mc],
-        Err(_) => vec!["llvm-mc-22".to_string(), "llvm-mc".to_string()],
+        Err(_) => {
+            let mut found = vec!["llvm-mc".to_string()];
+            if let Some(major) = rustc_llvm_major() {
+                found.insert(0, format!("llvm-mc-{major}"));
+            }
+            found
+        }
     };
     for mc in &candidates {
         let status = Command::new(mc)
@@ -65,6 +71,18 @@ fn main() {
         "no LLVM assembler found (tried {}); install Debian's llvm-22 or set LLVM_MC",
         candidates.join(", ")
     ));
+}
+
+/// The major version of the LLVM inside the compiler (`rustc -vV`: "LLVM version: 22.1.8"), whose
+/// assembler is the one to use: Debian's `rust-web-llvm` brings the matching `llvm-N`.
+fn rustc_llvm_major() -> Option<String> {
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".to_string());
+    let out = Command::new(rustc).arg("-vV").output().ok()?;
+    let text = String::from_utf8(out.stdout).ok()?;
+    let version = text
+        .lines()
+        .find_map(|l| l.strip_prefix("LLVM version: "))?;
+    Some(version.split('.').next()?.to_string())
 }
 
 /// One line on stderr (cargo shows it under the failed build script) and a non-zero exit.
