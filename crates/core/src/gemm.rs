@@ -70,10 +70,6 @@ struct OutPtr(*mut f32);
 unsafe impl Sync for OutPtr {}
 unsafe impl Send for OutPtr {}
 
-fn div_ceil(a: usize, b: usize) -> usize {
-    a.div_ceil(b)
-}
-
 /// `C = A·B` (or `C += A·B` with `accumulate`), `C` row-major with row stride `ldc`.
 ///
 /// # Safety
@@ -103,13 +99,13 @@ pub unsafe fn gemm(
     }
     let nc_max = NC.min(n);
     let panel_len = KC.next_multiple_of(UNROLL) * NR;
-    pool::with_shared(div_ceil(nc_max, NR) * panel_len, |shared| {
+    pool::with_shared(nc_max.div_ceil(NR) * panel_len, |shared| {
         let pb = OutPtr(shared.as_mut_ptr());
         let out = OutPtr(c);
         let mut j0 = 0;
         while j0 < n {
             let nc = nc_max.min(n - j0);
-            let pn = div_ceil(nc, NR);
+            let pn = nc.div_ceil(NR);
             let (mc, ti, ncs, tj) = tiles(m, nc);
             let mut p0 = 0;
             while p0 < k {
@@ -142,7 +138,7 @@ pub unsafe fn gemm(
                     let rows = mc.min(m - i0);
                     // SAFETY: the tile lies inside A and C; tasks write disjoint tiles of C.
                     unsafe {
-                        pool::with_scratch(div_ceil(rows, MR) * MR * kp, |pa| {
+                        pool::with_scratch(rows.div_ceil(MR) * MR * kp, |pa| {
                             pack(
                                 pa.as_mut_ptr(),
                                 MR,
@@ -185,8 +181,8 @@ fn tiles(m: usize, n: usize) -> (usize, usize, usize, usize) {
     } else {
         1
     };
-    let (max_ti, max_tj) = (div_ceil(m, 4 * MR), div_ceil(n, 4 * NR));
-    let (mut ti, mut tj) = (div_ceil(m, MC0), 1);
+    let (max_ti, max_tj) = (m.div_ceil(4 * MR), n.div_ceil(4 * NR));
+    let (mut ti, mut tj) = (m.div_ceil(MC0), 1);
     while ti * tj < want && (ti < max_ti || tj < max_tj) {
         if ti < max_ti && (m / ti >= n / tj || tj >= max_tj) {
             ti += 1;
@@ -194,10 +190,10 @@ fn tiles(m: usize, n: usize) -> (usize, usize, usize, usize) {
             tj += 1;
         }
     }
-    let mc = div_ceil(m, ti).next_multiple_of(MR);
-    let nc = div_ceil(n, tj).next_multiple_of(NR);
+    let mc = m.div_ceil(ti).next_multiple_of(MR);
+    let nc = n.div_ceil(tj).next_multiple_of(NR);
     // Rounding up to whole micro-tiles can leave fewer tiles than asked for: recount.
-    (mc, div_ceil(m, mc), nc, div_ceil(n, nc))
+    (mc, m.div_ceil(mc), nc, n.div_ceil(nc))
 }
 
 /// [`gemm`] on the calling thread alone: for blocks inside a task of another job (attention's), where
@@ -223,7 +219,7 @@ pub unsafe fn gemm_block(
         gemm(m, n, k, a, b, c, ldc, accumulate);
         return;
     }
-    let (pm, pn) = (div_ceil(m, MR), div_ceil(n, NR));
+    let (pm, pn) = (m.div_ceil(MR), n.div_ceil(NR));
     let kp_max = KC.min(k).next_multiple_of(UNROLL);
     // This thread's packing buffers: `m × KC` of A, then `KC × n` of B (whole micro-panels).
     pool::with_scratch((pm * MR + pn * NR) * kp_max, |buf| {
@@ -281,10 +277,10 @@ unsafe fn macro_tile(
     ldc: usize,
     add: bool,
 ) {
-    for jr in 0..div_ceil(n, NR) {
+    for jr in 0..n.div_ceil(NR) {
         let nr = NR.min(n - jr * NR);
         let bp = pb.add(jr * NR * kp);
-        for ir in 0..div_ceil(m, MR) {
+        for ir in 0..m.div_ceil(MR) {
             let mr = MR.min(m - ir * MR);
             let (ap, cp) = (pa.add(ir * MR * kp), c.add(ir * MR * ldc + jr * NR));
             if mr == MR && nr == NR {
@@ -317,7 +313,7 @@ unsafe fn pack(
     su: usize,
     sv: usize,
 ) {
-    let panels = div_ceil(count, w);
+    let panels = count.div_ceil(w);
     for panel in 0..panels {
         let d = dst.add(panel * w * padded);
         std::slice::from_raw_parts_mut(d.add(len * w), (padded - len) * w).fill(0.0);

@@ -139,15 +139,13 @@ impl F4 {
     /// The 4×4 transpose of four rows.
     #[inline(always)]
     pub fn transpose4(r: [F4; 4]) -> [F4; 4] {
-        let t0 = i32x4_shuffle::<0, 4, 1, 5>(r[0].0, r[1].0); // a0 b0 a1 b1
-        let t1 = i32x4_shuffle::<2, 6, 3, 7>(r[0].0, r[1].0); // a2 b2 a3 b3
-        let t2 = i32x4_shuffle::<0, 4, 1, 5>(r[2].0, r[3].0); // c0 d0 c1 d1
-        let t3 = i32x4_shuffle::<2, 6, 3, 7>(r[2].0, r[3].0); // c2 d2 c3 d3
+        let [t0, t1] = r[0].zip(r[1]); // a0 b0 a1 b1, a2 b2 a3 b3
+        let [t2, t3] = r[2].zip(r[3]); // c0 d0 c1 d1, c2 d2 c3 d3
         [
-            F4(i64x2_shuffle::<0, 2>(t0, t2)),
-            F4(i64x2_shuffle::<1, 3>(t0, t2)),
-            F4(i64x2_shuffle::<0, 2>(t1, t3)),
-            F4(i64x2_shuffle::<1, 3>(t1, t3)),
+            F4(i64x2_shuffle::<0, 2>(t0.0, t2.0)),
+            F4(i64x2_shuffle::<1, 3>(t0.0, t2.0)),
+            F4(i64x2_shuffle::<0, 2>(t1.0, t3.0)),
+            F4(i64x2_shuffle::<1, 3>(t1.0, t3.0)),
         ]
     }
     /// The lanes widened to f64 and squared, summed in pairs: `[x0² + x2², x1² + x3²]`.
