@@ -18,10 +18,11 @@
  * @module
  */
 import { runMain, UserError } from "@tinyllama-ts/cli";
-import { type Backend, Model, PRESETS } from "@tinyllama-ts/model";
+import type { Backend } from "@tinyllama-ts/backend";
+import { Model, PRESETS } from "@tinyllama-ts/model";
 import { Optimizer, paramSlots } from "@tinyllama-ts/optim";
-import { WasmBackend } from "../packages/model/wasm_backend.ts";
-import { defaultThreads } from "../packages/model/_wasm_runtime.ts";
+import { WasmBackend } from "@tinyllama-ts/backend-wasm";
+import { defaultThreads } from "../packages/backend-wasm/_wasm_runtime.ts";
 import { optimizerStep } from "../packages/trainer/step.ts";
 
 /** The shape: micro-batch 8 of 256 tokens. */

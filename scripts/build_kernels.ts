@@ -1,5 +1,5 @@
 /**
- * Embeds the WGSL kernels of `kernels/*.wgsl` into `packages/model/_kernels.ts` (a JSR package cannot
+ * Embeds the WGSL kernels of `kernels/*.wgsl` into `packages/backend-webgpu/_kernels.ts` (a JSR package cannot
  * read files outside itself). The output depends only on the sources — files sorted by name, line
  * endings normalised — so CI can regenerate it and fail on any difference.
  *
@@ -10,7 +10,7 @@
 
 /** Where the sources are and where the module goes, relative to the repository root. */
 export const KERNELS_DIR = "kernels";
-export const OUTPUT_FILE = "packages/model/_kernels.ts";
+export const OUTPUT_FILE = "packages/backend-webgpu/_kernels.ts";
 
 /** One kernel file: its stem (`matmul` for `matmul.wgsl`) and its text. */
 export interface KernelSource {

@@ -4,7 +4,7 @@ import { OUTPUT_FILE, readKernelSources, renderKernelsModule } from "./build_ker
 
 const root = new URL("../", import.meta.url).pathname;
 
-Deno.test("build_kernels: packages/model/_kernels.ts is up to date with kernels/*.wgsl", async () => {
+Deno.test("build_kernels: packages/backend-webgpu/_kernels.ts is up to date with kernels/*.wgsl", async () => {
   const sources = await readKernelSources(`${root}kernels`);
   assert.ok(sources.length > 0, "no kernels/*.wgsl found");
   const want = renderKernelsModule(sources);

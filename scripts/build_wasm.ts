@@ -1,12 +1,12 @@
 /**
  * Builds the Rust compute core (`crates/core`) to wasm32 with SIMD128, relaxed SIMD and threads (shared
- * memory) and writes the module and its wasm-bindgen glue to `packages/model/_wasm/`.
+ * memory) and writes the module and its wasm-bindgen glue to `packages/backend-wasm/_wasm/`.
  *
  * Threads: the module imports a shared memory (`--shared-memory --import-memory`, up to 4 GiB) and
  * exports the TLS symbols wasm-bindgen's thread support needs; `std` is rebuilt with atomics. The glue
  * is wasm-bindgen's `--target web` output, whose `initSync({ module, memory })` instantiates the same
  * module again over the same memory in a worker, with a stack and TLS block of its own
- * (`packages/model/_wasm_runtime.ts` and `_wasm_worker.ts` use it); the `deno` target instantiates at
+ * (`packages/backend-wasm/_wasm_runtime.ts` and `_wasm_worker.ts` use it); the `deno` target instantiates at
  * import with a fresh memory and cannot be shared.
  *
  * The wasm32 target cannot be added through rustup on our machines, so this uses Debian's `rustc-web`
@@ -23,7 +23,7 @@ import { runMain, UserError } from "@tinyllama-ts/cli";
 
 const root = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const crateDir = `${root}/crates/core`;
-const outDir = `${root}/packages/model/_wasm`;
+const outDir = `${root}/packages/backend-wasm/_wasm`;
 
 async function run(cmd: string, args: string[], env: Record<string, string>, cwd: string): Promise<void> {
   let status: Deno.CommandStatus;

@@ -17,14 +17,9 @@
  */
 import { parseArgs } from "node:util";
 import { runMain } from "@tinyllama-ts/cli";
-import {
-  type AttentionShape,
-  createWebGpuBackend,
-  Model,
-  type ModelConfig,
-  PRESETS,
-  type WebGpuBackend,
-} from "@tinyllama-ts/model";
+import type { AttentionShape } from "@tinyllama-ts/backend";
+import { createWebGpuBackend, type WebGpuBackend } from "@tinyllama-ts/backend-webgpu";
+import { Model, type ModelConfig, PRESETS } from "@tinyllama-ts/model";
 import { Optimizer, paramSlots } from "@tinyllama-ts/optim";
 import { fp32PeakFlops, trainingFlopsPerToken } from "../../packages/trainer/mfu.ts";
 
@@ -132,7 +127,7 @@ async function trainStep(config: ModelConfig, b: number, t: number, steps: numbe
     const seconds = await timeIt(be, steps, step);
     const tokens = b * t;
     const flopsPerToken = trainingFlopsPerToken(config, model.numParams, t);
-    const peak = fp32PeakFlops(be.adapterName);
+    const peak = fp32PeakFlops(be.info.device);
     const r: Json = {
       config: config.name,
       micro_batch: b,
@@ -172,8 +167,8 @@ await runMain(async () => {
   const smoke = values.smoke!;
   const only = new Set((values.only ?? "matmul,attention,train").split(","));
   const be = await createWebGpuBackend();
-  const result: Json = { backend: "webgpu", adapter: be.adapterName, smoke };
-  console.error(`adapter: ${be.adapterName}${smoke ? " (smoke: tiny shapes, numbers mean nothing)" : ""}`);
+  const result: Json = { backend: "webgpu", adapter: be.info.device, smoke };
+  console.error(`adapter: ${be.info.device}${smoke ? " (smoke: tiny shapes, numbers mean nothing)" : ""}`);
   if (only.has("matmul")) result.matmul = await benchMatmul(be, smoke ? 200 : 4096, smoke ? 1 : 10);
   if (only.has("attention")) {
     const shape: AttentionShape = smoke

@@ -1,4 +1,4 @@
-import { fmix32 } from "./_random.ts";
+import { fmix32 } from "@tinyllama-ts/random";
 
 /** How prepare removes duplicate documents. */
 export type DedupMode = "none" | "exact" | "minhash";

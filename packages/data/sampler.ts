@@ -1,6 +1,6 @@
 import { UserError } from "@tinyllama-ts/cli";
 import { BlockSource } from "./_block_source.ts";
-import { FeistelPermutation, hashInts, uniform } from "./_random.ts";
+import { FeistelPermutation, hashInts, uniform } from "@tinyllama-ts/random";
 import { type DataSpec, normalizeWeights } from "./data_spec.ts";
 import type { Split } from "./manifest.ts";
 

@@ -6,7 +6,9 @@
  *
  * @example
  * ```ts
- * import { generate, loadHfCheckpoint, ReferenceBackend } from "@tinyllama-ts/model";
+ * import { ReferenceBackend } from "@tinyllama-ts/backend";
+ * import { loadHfCheckpoint } from "@tinyllama-ts/checkpoint";
+ * import { generate } from "@tinyllama-ts/model";
  * const { model } = await loadHfCheckpoint("tests/fixtures/model/gqa_b", new ReferenceBackend());
  * const ids = await generate(model, [1, 17, 42], { maxNewTokens: 8 }); // greedy
  * const sampled = await generate(model, [1, 17, 42], { maxNewTokens: 8, temperature: 0.8, topK: 50, seed: 7 });
@@ -15,7 +17,7 @@
  */
 import { UserError } from "@tinyllama-ts/cli";
 import type { Model } from "./model.ts";
-import { Random } from "./_random.ts";
+import { Random } from "@tinyllama-ts/random";
 
 /** How the next token is chosen. */
 export interface SamplingOptions {
@@ -45,7 +47,9 @@ export interface GenerateOptions extends SamplingOptions {
  *
  * @example
  * ```ts
- * import { generate, loadHfCheckpoint, ReferenceBackend } from "@tinyllama-ts/model";
+ * import { ReferenceBackend } from "@tinyllama-ts/backend";
+ * import { loadHfCheckpoint } from "@tinyllama-ts/checkpoint";
+ * import { generate } from "@tinyllama-ts/model";
  * const { model } = await loadHfCheckpoint("tests/fixtures/model/gqa_a", new ReferenceBackend());
  * console.log(await generate(model, [1, 6, 34], { maxNewTokens: 4, stopIds: [2] }));
  * ```

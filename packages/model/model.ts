@@ -9,7 +9,8 @@
  *
  * @example
  * ```ts
- * import { Model, ReferenceBackend, resolveConfig } from "@tinyllama-ts/model";
+ * import { ReferenceBackend } from "@tinyllama-ts/backend";
+ * import { Model, resolveConfig } from "@tinyllama-ts/model";
  * const model = new Model(new ReferenceBackend(), await resolveConfig("micro-4l-4k"));
  * model.init(1234);
  * const ids = new Int32Array([1, 5, 9, 2]), targets = new Int32Array([5, 9, 2, -1]);
@@ -19,9 +20,9 @@
  * @module
  */
 import { UserError } from "@tinyllama-ts/cli";
-import type { AttentionShape, Backend, RopeShape, Tensor } from "./backend.ts";
+import type { AttentionShape, Backend, RopeShape, Tensor } from "@tinyllama-ts/backend";
 import { headSize, type ModelConfig } from "./config.ts";
-import { Random } from "./_random.ts";
+import { Random } from "@tinyllama-ts/random";
 
 /** A parameter: its Hugging Face name and shape (`[out, in]` for linear weights). */
 export interface ParamSpec {
@@ -187,7 +188,8 @@ export class KVCache {
  *
  * @example
  * ```ts
- * import { Model, ReferenceBackend, resolveConfig } from "@tinyllama-ts/model";
+ * import { ReferenceBackend } from "@tinyllama-ts/backend";
+ * import { Model, resolveConfig } from "@tinyllama-ts/model";
  * const model = new Model(new ReferenceBackend(), await resolveConfig("micro-4l-4k"));
  * model.init(0, "tinyllama");
  * console.log(model.names.length, model.numParams);

@@ -7,14 +7,8 @@
  * @module
  */
 import { UserError } from "@tinyllama-ts/cli";
-import {
-  type Backend,
-  type Model,
-  openSafetensors,
-  type Tensor,
-  type TensorToWrite,
-  writeSafetensors,
-} from "@tinyllama-ts/model";
+import type { Backend, Tensor } from "@tinyllama-ts/backend";
+import { openSafetensors, type TensorToWrite, writeSafetensors } from "@tinyllama-ts/checkpoint";
 
 /** One trainable tensor: its Hugging Face name, shape, value and gradient (both on the backend). */
 export interface ParamSlot {
@@ -24,8 +18,17 @@ export interface ParamSlot {
   grad: Tensor;
 }
 
+/** What {@link paramSlots} needs of a model: its parameters' names, shapes, values and gradients. */
+export interface TrainableParams {
+  readonly names: readonly string[];
+  readonly shapes: readonly (readonly number[])[];
+  readonly params: readonly Tensor[];
+  /** The gradients, in the order of `params` (a model allocates them on first use). */
+  readonly grads: readonly Tensor[];
+}
+
 /** A model's parameters with their gradients (allocated on first use), as {@link Optimizer}'s slots. */
-export function paramSlots(model: Model): ParamSlot[] {
+export function paramSlots(model: TrainableParams): ParamSlot[] {
   const grads = model.grads;
   return model.names.map((name, i) => ({
     name,
@@ -64,7 +67,7 @@ export interface UpdateResult {
  *
  * @example
  * ```ts
- * import { ReferenceBackend } from "@tinyllama-ts/model";
+ * import { ReferenceBackend } from "@tinyllama-ts/backend";
  * import { Optimizer } from "@tinyllama-ts/optim";
  * const be = new ReferenceBackend();
  * const param = be.alloc(2), grad = be.alloc(2);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { isUserError } from "@tinyllama-ts/cli";
-import { type Backend, createBackend, ReferenceBackend } from "@tinyllama-ts/model";
+import { type Backend, ReferenceBackend } from "@tinyllama-ts/backend";
+import { createBackend } from "@tinyllama-ts/backends";
 import { type AdamWConfig, Optimizer, type ParamSlot } from "./optimizer.ts";
 import { adamwReference, clipGradNormReference } from "./reference.ts";
 

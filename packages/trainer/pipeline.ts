@@ -8,7 +8,9 @@
  */
 import { exists, UserError, writeFileAtomic } from "@tinyllama-ts/cli";
 import { type DataSpec, materializeBuiltinCorpus, prepareBuiltinCorpus } from "@tinyllama-ts/data";
-import { createBackend, generate, loadHfCheckpoint } from "@tinyllama-ts/model";
+import { createBackend } from "@tinyllama-ts/backends";
+import { loadHfCheckpoint } from "@tinyllama-ts/checkpoint";
+import { generate } from "@tinyllama-ts/model";
 import { loadTokenizer, trainBpeTokenizer } from "@tinyllama-ts/tokenizer";
 import { latestCheckpoint } from "./checkpoint.ts";
 import { readMetrics, type StepRecord, type ValRecord } from "./metrics.ts";

@@ -9,16 +9,10 @@
  */
 import { Progress, UserError } from "@tinyllama-ts/cli";
 import { type DataSpec, openDataset } from "@tinyllama-ts/data";
-import {
-  configFromHf,
-  createBackend,
-  loadHfCheckpoint,
-  Model,
-  type ModelConfig,
-  resolveConfig,
-  saveHfCheckpoint,
-  TOKENIZER_FILES,
-} from "@tinyllama-ts/model";
+import type { Backend } from "@tinyllama-ts/backend";
+import { createBackend } from "@tinyllama-ts/backends";
+import { configFromHf, loadHfCheckpoint, saveHfCheckpoint, TOKENIZER_FILES } from "@tinyllama-ts/checkpoint";
+import { Model, type ModelConfig, resolveConfig } from "@tinyllama-ts/model";
 import { cosineLr, Optimizer, paramSlots } from "@tinyllama-ts/optim";
 import { loadTokenizer } from "@tinyllama-ts/tokenizer";
 import {
@@ -229,7 +223,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       const size = `${(model.numParams / 1e6).toFixed(2)}M parameters`;
       const micro = accum > 1 ? ` (${accum} micro-batches of ${hp.microBatchSize})` : "";
       log(
-        `training ${config.name} (${size}) on ${backend.name}: steps ${startStep}..${hp.maxSteps - 1}, ` +
+        `training ${config.name} (${size}) on ${backend.info.name}: steps ${startStep}..${
+          hp.maxSteps - 1
+        }, ` +
           `${hp.globalBatchSize}×${hp.seqLen} tokens a step${micro} → ${out}`,
       );
     } else {
@@ -365,8 +361,8 @@ async function readHfConfig(dir: string): Promise<ModelConfig> {
 }
 
 /** A WebGPU backend's adapter name, if it has one (a CPU backend has no known peak). */
-function deviceDescription(backend: { name: string }): string | undefined {
-  return (backend as { adapterName?: string }).adapterName;
+function deviceDescription(backend: Backend): string | undefined {
+  return backend.info.gpu ? backend.info.device : undefined;
 }
 
 async function isNonEmptyDir(path: string): Promise<boolean> {

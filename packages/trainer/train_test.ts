@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { isUserError } from "@tinyllama-ts/cli";
-import { loadHfCheckpoint, ReferenceBackend } from "@tinyllama-ts/model";
+import { ReferenceBackend } from "@tinyllama-ts/backend";
+import { loadHfCheckpoint } from "@tinyllama-ts/checkpoint";
 import { listCheckpoints, readCheckpoint } from "./checkpoint.ts";
 import { parsePretrainFlags } from "./flags.ts";
 import { readMetrics, type StepRecord, type ValRecord } from "./metrics.ts";

@@ -3,7 +3,9 @@
 // torch.optim.AdamW + clip_grad_norm_ gave (tests/fixtures/trainer/make_trajectory.py), with the global
 // batch in one micro-batch and in two.
 import assert from "node:assert/strict";
-import { type Backend, createBackend, loadHfCheckpoint, ReferenceBackend } from "@tinyllama-ts/model";
+import { type Backend, ReferenceBackend } from "@tinyllama-ts/backend";
+import { createBackend } from "@tinyllama-ts/backends";
+import { loadHfCheckpoint } from "@tinyllama-ts/checkpoint";
 import { cosineLr, Optimizer } from "@tinyllama-ts/optim";
 import { optimizerStep } from "./step.ts";
 

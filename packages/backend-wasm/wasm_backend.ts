@@ -1,0 +1,598 @@
+/**
+ * The WASM backend: every op of {@link Backend} runs in the Rust compute core (`crates/core`, built
+ * to `./_wasm/` with SIMD128, relaxed SIMD and threads). Tensors are regions of the module's shared
+ * linear memory; kernels receive byte offsets and sizes, so a call copies no tensor data. `allocGroup`
+ * places its tensors back to back in one region, so that AdamW, the squared norm, scaling and zeroing
+ * over a whole group run as one call.
+ *
+ * Threads: the kernels split their work (matmul tiles, attention batch rows, row and element ranges)
+ * between the calling thread and worker threads over the same memory (`_wasm_runtime.ts`). Every op
+ * is still synchronous: it returns when all its tasks are done. A backend asks for `threads` threads
+ * (default: `TINYLLAMA_THREADS` if readable, else the logical cores); {@link WasmBackend.create} waits
+ * until the workers have started, the constructor does not (the first ops then run on fewer threads,
+ * with the same results: which thread runs a task never changes what it computes).
+ *
+ * Views of the memory (`Float32Array` over `memory.buffer`) are made afresh for each access: an
+ * allocation may grow the memory, after which `memory.buffer` is a longer buffer.
+ *
+ * @example
+ * ```ts
+ * import { WasmBackend } from "@tinyllama-ts/backend-wasm";
+ * const be = await WasmBackend.create();
+ * const x = be.alloc(6), w = be.alloc(6), out = be.alloc(4);
+ * be.write(x, new Float32Array([1, 2, 3, 4, 5, 6]));
+ * be.write(w, new Float32Array([1, 0, 0, 0, 1, 0]));
+ * be.matmulForward(out, x, w, 2, 3, 2);
+ * console.log(await be.read(out)); // Float32Array [1, 2, 4, 5]
+ * be.destroy();
+ * ```
+ * @module
+ */
+import { UserError } from "@tinyllama-ts/cli";
+import type {
+  AdamWParams,
+  AttentionShape,
+  Backend,
+  BackendInfo,
+  DType,
+  RopeShape,
+  Tensor,
+} from "@tinyllama-ts/backend";
+import { contract as checks } from "@tinyllama-ts/backend";
+import { core, defaultThreads, memory, useThreads } from "./_wasm_runtime.ts";
+
+const BYTES = 4; // f32 and i32 alike
+
+/** One allocation in linear memory: a lone tensor or a whole group. */
+class Region {
+  freed = false;
+  constructor(readonly owner: WasmBackend, readonly ptr: number, readonly bytes: number) {}
+}
+
+/** A tensor: `size` elements at `byteOffset` inside a {@link Region}. */
+class WasmTensor implements Tensor {
+  constructor(
+    readonly size: number,
+    readonly dtype: DType,
+    readonly byteOffset: number,
+    readonly region: Region,
+  ) {}
+  get byteEnd(): number {
+    return this.byteOffset + this.size * BYTES;
+  }
+}
+
+/** Options of {@link WasmBackend}. */
+export interface WasmBackendOptions {
+  /**
+   * Threads for the kernels, the caller included (default: `TINYLLAMA_THREADS` when set and readable,
+   * else `navigator.hardwareConcurrency`). The worker threads are shared by every backend of the
+   * isolate, and the most recently created backend's count applies to all.
+   */
+  threads?: number;
+}
+
+/** An output tensor, or an input tensor that may be exactly the output (in-place ops). */
+type Named = readonly [string, Tensor];
+
+/**
+ * {@link Backend} on the Rust/WASM compute core.
+ *
+ * @example
+ * ```ts
+ * import { WasmBackend } from "@tinyllama-ts/backend-wasm";
+ * const be = await WasmBackend.create({ threads: 2 });
+ * const [p, g, m, v] = [be.allocGroup([3, 2]), be.allocGroup([3, 2]), be.allocGroup([3, 2]), be.allocGroup([3, 2])];
+ * be.adamw(p, g, m, v, { lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, step: 1 });
+ * be.destroy();
+ * ```
+ */
+export class WasmBackend implements Backend {
+  /** What this backend is; `device` names the thread count asked for. */
+  readonly info: BackendInfo;
+  readonly #regions = new Set<Region>();
+  readonly #memory = memory;
+  readonly #started: Promise<void>;
+
+  /** A backend whose worker threads start in the background (see {@link create} to wait for them). */
+  constructor(opts: WasmBackendOptions = {}) {
+    const threads = opts.threads ?? defaultThreads();
+    if (!Number.isInteger(threads) || threads < 1) {
+      throw new UserError(`wasm backend: threads must be a positive integer, got ${threads}`);
+    }
+    this.#started = useThreads(threads);
+    this.info = {
+      name: "wasm",
+      device: `WebAssembly SIMD128, ${threads} thread${threads === 1 ? "" : "s"}`,
+      gpu: false,
+      maxTensorElements: Math.floor(0xffff_0000 / BYTES),
+    };
+  }
+
+  /** A backend whose worker threads have started. */
+  static async create(opts: WasmBackendOptions = {}): Promise<WasmBackend> {
+    const be = new WasmBackend(opts);
+    await be.#started;
+    return be;
+  }
+
+  /** Threads the kernels use now (the caller and the workers that have joined). */
+  get threads(): number {
+    return core.pool_threads();
+  }
+
+  // ---- memory ----
+
+  alloc(size: number, dtype: DType = "f32"): Tensor {
+    return this.allocGroup([size], dtype)[0];
+  }
+
+  allocGroup(sizes: readonly number[], dtype: DType = "f32"): Tensor[] {
+    sizes.forEach((size, i) => checks.checkDims("allocGroup", { [`sizes[${i}]`]: size }));
+    const total = sizes.reduce((a, b) => a + b, 0);
+    if (total * BYTES > 0xffff_0000) {
+      throw new UserError(`alloc: ${total} elements exceed the 4 GiB of wasm32`);
+    }
+    const bytes = total * BYTES;
+    const ptr = core.alloc(bytes);
+    const region = new Region(this, ptr, bytes);
+    this.#regions.add(region);
+    let offset = ptr;
+    return sizes.map((size) => {
+      const t = new WasmTensor(size, dtype, offset, region);
+      offset += size * BYTES;
+      return t;
+    });
+  }
+
+  free(t: Tensor): void {
+    const { region } = this.#own(t);
+    region.freed = true;
+    this.#regions.delete(region);
+    core.free(region.ptr, region.bytes);
+  }
+
+  write(t: Tensor, data: Float32Array | Int32Array, offset = 0): void {
+    const w = this.#own(t);
+    if (!Number.isInteger(offset) || offset < 0 || offset + data.length > t.size) {
+      throw new UserError(
+        `write: ${data.length} elements at offset ${offset} overflow a tensor of ${t.size}`,
+      );
+    }
+    if ((t.dtype === "i32") !== (data instanceof Int32Array)) {
+      throw new UserError(`write: ${data.constructor.name} data into a ${t.dtype} tensor`);
+    }
+    this.#view(w, offset, data.length).set(data);
+  }
+
+  read(t: Tensor, offset?: number, length?: number): Promise<Float32Array | Int32Array> {
+    offset ??= 0;
+    length ??= t.size - offset;
+    try {
+      const w = this.#own(t);
+      if (
+        !Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 ||
+        offset + length > t.size
+      ) {
+        throw new UserError(`read: ${length} elements at offset ${offset} exceed ${t.size}`);
+      }
+      return Promise.resolve(this.#view(w, offset, length).slice());
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  zero(t: Tensor): void {
+    const w = this.#own(t);
+    core.zero(w.byteOffset, w.byteEnd - w.byteOffset);
+  }
+
+  copy(dst: Tensor, src: Tensor, n: number, dstOffset = 0, srcOffset = 0): void {
+    const d = this.#own(dst), s = this.#own(src);
+    checks.checkDims("copy", { n, dstOffset, srcOffset });
+    if (dst.dtype !== src.dtype) throw new UserError(`copy: ${src.dtype} into ${dst.dtype}`);
+    if (dstOffset + n > dst.size || srcOffset + n > src.size) {
+      throw new UserError(`copy: ${n} elements overflow (dst ${dst.size}, src ${src.size})`);
+    }
+    const from = s.byteOffset + srcOffset * BYTES;
+    new Uint8Array(this.#memory.buffer).copyWithin(d.byteOffset + dstOffset * BYTES, from, from + n * BYTES);
+  }
+
+  // ---- embedding ----
+
+  embeddingForward(out: Tensor, table: Tensor, ids: Tensor, n: number, c: number): void {
+    const op = "embeddingForward";
+    checks.checkEmbeddingForward(out, table, ids, n, c);
+    // The core reads the table as f32 through a raw pointer; the other backends' own accessors say so.
+    checks.checkTensor(op, "table", table, 0);
+    this.#disjoint(op, [["out", out]], [["table", table], ["ids", ids]]);
+    const bad = core.embedding_forward(this.#ptr(out), this.#ptr(table), table.size, this.#ptr(ids), n, c);
+    if (bad >= 0) this.#badId(op, ids, bad, table.size, c);
+  }
+
+  embeddingBackward(dtable: Tensor, dout: Tensor, ids: Tensor, n: number, c: number): void {
+    const op = "embeddingBackward";
+    checks.checkEmbeddingBackward(dtable, dout, ids, n, c);
+    // The core writes the table as f32 through a raw pointer; the other backends' own accessors say so.
+    checks.checkTensor(op, "dtable", dtable, 0);
+    this.#disjoint(op, [["dtable", dtable]], [["dout", dout], ["ids", ids]]);
+    const bad = core.embedding_backward(
+      this.#ptr(dtable),
+      dtable.size,
+      this.#ptr(dout),
+      this.#ptr(ids),
+      n,
+      c,
+    );
+    if (bad >= 0) this.#badId(op, ids, bad, dtable.size, c);
+  }
+
+  #badId(op: string, ids: Tensor, row: number, tableSize: number, c: number): never {
+    const id = this.#view(this.#own(ids), row, 1)[0];
+    throw new UserError(
+      `${op}: token id ${id} is outside the table's ${Math.floor(tableSize / Math.max(c, 1))} rows`,
+    );
+  }
+
+  // ---- RMSNorm ----
+
+  rmsnormForward(
+    out: Tensor,
+    rstd: Tensor,
+    x: Tensor,
+    weight: Tensor,
+    n: number,
+    c: number,
+    eps: number,
+  ): void {
+    const op = "rmsnormForward";
+    checks.checkRmsnormForward(out, rstd, x, weight, n, c, eps);
+    this.#disjoint(op, [["out", out], ["rstd", rstd]], [["x", x], ["weight", weight]]);
+    core.rmsnorm_forward(this.#ptr(out), this.#ptr(rstd), this.#ptr(x), this.#ptr(weight), n, c, eps);
+  }
+
+  rmsnormBackward(
+    dx: Tensor,
+    dweight: Tensor,
+    dout: Tensor,
+    x: Tensor,
+    weight: Tensor,
+    rstd: Tensor,
+    n: number,
+    c: number,
+  ): void {
+    const op = "rmsnormBackward";
+    checks.checkRmsnormBackward(dx, dweight, dout, x, weight, rstd, n, c);
+    this.#disjoint(op, [["dx", dx], ["dweight", dweight]], [["dout", dout], ["x", x], ["weight", weight], [
+      "rstd",
+      rstd,
+    ]]);
+    core.rmsnorm_backward(
+      this.#ptr(dx),
+      this.#ptr(dweight),
+      this.#ptr(dout),
+      this.#ptr(x),
+      this.#ptr(weight),
+      this.#ptr(rstd),
+      n,
+      c,
+    );
+  }
+
+  // ---- linear ----
+
+  matmulForward(out: Tensor, x: Tensor, w: Tensor, n: number, k: number, m: number): void {
+    const op = "matmulForward";
+    checks.checkMatmulForward(out, x, w, n, k, m);
+    this.#disjoint(op, [["out", out]], [["x", x], ["w", w]]);
+    core.matmul_forward(this.#ptr(out), this.#ptr(x), this.#ptr(w), n, k, m);
+  }
+
+  matmulBackward(
+    dx: Tensor | null,
+    dw: Tensor | null,
+    dout: Tensor,
+    x: Tensor,
+    w: Tensor,
+    n: number,
+    k: number,
+    m: number,
+  ): void {
+    const op = "matmulBackward";
+    checks.checkMatmulBackward(dx, dw, dout, x, w, n, k, m);
+    const outputs: Named[] = [];
+    if (dx) outputs.push(["dx", dx]);
+    if (dw) outputs.push(["dw", dw]);
+    if (outputs.length === 0) return;
+    this.#disjoint(op, outputs, [["dout", dout], ["x", x], ["w", w]]);
+    core.matmul_backward(
+      dx ? this.#ptr(dx) : 0,
+      dx !== null,
+      dw ? this.#ptr(dw) : 0,
+      dw !== null,
+      this.#ptr(dout),
+      this.#ptr(x),
+      this.#ptr(w),
+      n,
+      k,
+      m,
+    );
+  }
+
+  // ---- RoPE ----
+
+  ropeForward(out: Tensor, x: Tensor, s: RopeShape): void {
+    const op = "ropeForward";
+    checks.checkRopeForward(out, x, s);
+    this.#disjoint(op, [["out", out]], [["x", x]], true);
+    core.rope_forward(this.#ptr(out), this.#ptr(x), s.b, s.t, s.nHeads, s.headDim, s.base, s.posOffset);
+  }
+
+  ropeBackward(dx: Tensor, dout: Tensor, s: RopeShape): void {
+    const op = "ropeBackward";
+    checks.checkRopeBackward(dx, dout, s);
+    this.#disjoint(op, [["dx", dx]], [["dout", dout]]);
+    core.rope_backward(this.#ptr(dx), this.#ptr(dout), s.b, s.t, s.nHeads, s.headDim, s.base, s.posOffset);
+  }
+
+  // ---- attention ----
+
+  attentionForward(out: Tensor, lse: Tensor, q: Tensor, k: Tensor, v: Tensor, s: AttentionShape): void {
+    const op = "attentionForward";
+    checks.checkAttentionForward(out, lse, q, k, v, s);
+    this.#disjoint(op, [["out", out], ["lse", lse]], [["q", q], ["k", k], ["v", v]]);
+    core.attention_forward(
+      this.#ptr(out),
+      this.#ptr(lse),
+      this.#ptr(q),
+      this.#ptr(k),
+      this.#ptr(v),
+      s.b,
+      s.tq,
+      s.kvLen,
+      s.kvStride,
+      s.nHead,
+      s.nKV,
+      s.headDim,
+    );
+  }
+
+  attentionBackward(
+    dq: Tensor,
+    dk: Tensor,
+    dv: Tensor,
+    dout: Tensor,
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    out: Tensor,
+    lse: Tensor,
+    s: AttentionShape,
+  ): void {
+    const op = "attentionBackward";
+    checks.checkAttentionBackward(dq, dk, dv, dout, q, k, v, out, lse, s);
+    this.#disjoint(op, [["dq", dq], ["dk", dk], ["dv", dv]], [
+      ["dout", dout],
+      ["q", q],
+      ["k", k],
+      ["v", v],
+      ["out", out],
+      ["lse", lse],
+    ]);
+    core.attention_backward(
+      this.#ptr(dq),
+      this.#ptr(dk),
+      this.#ptr(dv),
+      this.#ptr(dout),
+      this.#ptr(q),
+      this.#ptr(k),
+      this.#ptr(v),
+      this.#ptr(out),
+      this.#ptr(lse),
+      s.b,
+      s.tq,
+      s.kvLen,
+      s.kvStride,
+      s.nHead,
+      s.nKV,
+      s.headDim,
+    );
+  }
+
+  // ---- SwiGLU ----
+
+  swigluForward(out: Tensor, gate: Tensor, up: Tensor, n: number): void {
+    const op = "swigluForward";
+    checks.checkSwigluForward(out, gate, up, n);
+    this.#disjoint(op, [["out", out]], [["gate", gate], ["up", up]]);
+    core.swiglu_forward(this.#ptr(out), this.#ptr(gate), this.#ptr(up), n);
+  }
+
+  swigluBackward(dgate: Tensor, dup: Tensor, dout: Tensor, gate: Tensor, up: Tensor, n: number): void {
+    const op = "swigluBackward";
+    checks.checkSwigluBackward(dgate, dup, dout, gate, up, n);
+    this.#disjoint(op, [["dgate", dgate], ["dup", dup]], [["dout", dout], ["gate", gate], ["up", up]]);
+    core.swiglu_backward(
+      this.#ptr(dgate),
+      this.#ptr(dup),
+      this.#ptr(dout),
+      this.#ptr(gate),
+      this.#ptr(up),
+      n,
+    );
+  }
+
+  // ---- residual ----
+
+  add(out: Tensor, a: Tensor, b: Tensor, n: number): void {
+    checks.checkAdd(out, a, b, n);
+    this.#disjoint("add", [["out", out]], [["a", a], ["b", b]], true);
+    core.add(this.#ptr(out), this.#ptr(a), this.#ptr(b), n);
+  }
+
+  accumulate(dst: Tensor, src: Tensor, n: number): void {
+    checks.checkAccumulate(dst, src, n);
+    this.#disjoint("accumulate", [["dst", dst]], [["src", src]]);
+    core.accumulate(this.#ptr(dst), this.#ptr(src), n);
+  }
+
+  // ---- loss ----
+
+  crossEntropy(
+    losses: Tensor,
+    logits: Tensor,
+    targets: Tensor,
+    n: number,
+    v: number,
+    gradScale: number | null,
+  ): void {
+    const op = "crossEntropy";
+    checks.checkCrossEntropy(losses, logits, targets, n, v, gradScale);
+    this.#disjoint(op, [["losses", losses], ["logits", logits]], [["targets", targets]]);
+    const bad = core.cross_entropy(
+      this.#ptr(losses),
+      this.#ptr(logits),
+      this.#ptr(targets),
+      n,
+      v,
+      gradScale !== null,
+      gradScale ?? 0,
+    );
+    if (bad >= 0) {
+      const target = this.#view(this.#own(targets), bad, 1)[0];
+      throw new UserError(`${op}: target ${target} at row ${bad} is outside the vocabulary ${v}`);
+    }
+  }
+
+  // ---- optimizer ----
+
+  sumSquares(out: Tensor, xs: readonly Tensor[]): void {
+    checks.checkSumSquares(out, xs);
+    xs.forEach((x, i) => checks.checkTensor("sumSquares", `xs[${i}]`, x, 0));
+    this.#disjoint("sumSquares", [["out", out]], xs.map((x, i) => [`xs[${i}]`, x] as const));
+    for (const [first, n] of this.#runs([xs])) core.sum_squares(this.#ptr(out), this.#ptr(first[0]), n);
+  }
+
+  scaleBy(xs: readonly Tensor[], s: Tensor): void {
+    checks.checkScaleBy(xs, s);
+    xs.forEach((x, i) => checks.checkTensor("scaleBy", `xs[${i}]`, x, 0));
+    this.#disjoint("scaleBy", xs.map((x, i) => [`xs[${i}]`, x] as const), [["s", s]]);
+    for (const [first, n] of this.#runs([xs])) core.scale_by(this.#ptr(first[0]), n, this.#ptr(s));
+  }
+
+  adamw(
+    params: readonly Tensor[],
+    grads: readonly Tensor[],
+    m: readonly Tensor[],
+    v: readonly Tensor[],
+    p: AdamWParams,
+    weightDecayMask?: readonly boolean[],
+  ): void {
+    const op = "adamw";
+    checks.checkAdamW(params, grads, m, v, p, weightDecayMask);
+    const named = (list: readonly Tensor[], name: string) =>
+      list.map((t, i) => [`${name}[${i}]`, t] as const);
+    this.#disjoint(
+      op,
+      [...named(params, "params"), ...named(m, "m"), ...named(v, "v")],
+      named(grads, "grads"),
+    );
+    const decay = weightDecayMask?.map((d) => d ? 1 : 0);
+    for (const [[pt, gt, mt, vt], n, i] of this.#runs([params, grads, m, v], decay)) {
+      const wd = (weightDecayMask?.[i] ?? true) ? p.weightDecay : 0;
+      core.adamw(
+        this.#ptr(pt),
+        this.#ptr(gt),
+        this.#ptr(mt),
+        this.#ptr(vt),
+        n,
+        p.lr,
+        p.beta1,
+        p.beta2,
+        p.eps,
+        wd,
+        p.step,
+      );
+    }
+  }
+
+  clipFactor(s: Tensor, normSq: Tensor, maxNorm: number): void {
+    checks.checkClipFactor(s, normSq, maxNorm);
+    core.clip_factor(this.#ptr(s), this.#ptr(normSq), maxNorm);
+  }
+
+  destroy(): void {
+    for (const region of this.#regions) {
+      region.freed = true;
+      core.free(region.ptr, region.bytes);
+    }
+    this.#regions.clear();
+  }
+
+  // ---- helpers ----
+
+  #own(t: Tensor): WasmTensor {
+    if (!(t instanceof WasmTensor) || t.region.owner !== this) {
+      throw new UserError("tensor does not belong to this wasm backend");
+    }
+    if (t.region.freed) throw new UserError("tensor was freed");
+    return t;
+  }
+
+  #ptr(t: Tensor): number {
+    return this.#own(t).byteOffset;
+  }
+
+  #view(t: WasmTensor, offset: number, length: number): Float32Array | Int32Array {
+    const at = t.byteOffset + offset * BYTES;
+    return t.dtype === "f32"
+      ? new Float32Array(this.#memory.buffer, at, length)
+      : new Int32Array(this.#memory.buffer, at, length);
+  }
+
+  /**
+   * Throws when an output is also passed as another output or an input: the kernels read inputs while
+   * writing outputs. Tensors never partially overlap (each is its own region or group member), so
+   * identity is overlap. With `inPlace`, an input may be the output itself.
+   */
+  #disjoint(op: string, outputs: readonly Named[], inputs: readonly Named[], inPlace = false): void {
+    const written = new Map<WasmTensor, string>();
+    for (const [name, t] of outputs) {
+      const o = this.#own(t);
+      const other = written.get(o);
+      if (other !== undefined) throw new UserError(`${op}: ${name} is the same tensor as ${other}`);
+      if (o.size > 0) written.set(o, name);
+    }
+    for (const [name, t] of inputs) {
+      const other = written.get(this.#own(t));
+      if (other !== undefined && !inPlace) {
+        throw new UserError(`${op}: ${other} is the same tensor as ${name}`);
+      }
+    }
+  }
+
+  /**
+   * Splits parallel tensor lists into runs that are contiguous in memory in every list (and share
+   * `key`, when given), yielding each run's first tensors, its element count and its first index.
+   */
+  *#runs(
+    lists: readonly (readonly Tensor[])[],
+    key?: readonly number[],
+  ): Generator<[WasmTensor[], number, number]> {
+    const count = lists[0].length;
+    let i = 0;
+    while (i < count) {
+      const first = lists.map((l) => this.#own(l[i]));
+      let n = first[0].size, j = i + 1;
+      while (
+        j < count && (key === undefined || key[j] === key[i]) &&
+        lists.every((l, li) => this.#own(l[j]).byteOffset === first[li].byteOffset + n * BYTES)
+      ) {
+        n += lists[0][j].size;
+        j++;
+      }
+      yield [first, n, i];
+      i = j;
+    }
+  }
+}

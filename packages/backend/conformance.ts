@@ -1,0 +1,6 @@
+/**
+ * The backend conformance suite (to be filled in).
+ *
+ * @module
+ */
+export {};

@@ -1,0 +1,118 @@
+/**
+ * `deno task generate`: continues a prompt with a Hugging Face checkpoint and prints the continuation.
+ * The prompt is text (encoded with the checkpoint's `tokenizer.model`/`tokenizer.json`, BOS first, as
+ * Llama's tokenizer does) or ids as given. Generation stops after `--max-new-tokens` or at the EOS id
+ * of `config.json`. Temperature 0 is greedy; the defaults (0.8, top-k 50) are lit-gpt's. With `--ids`
+ * the last stdout line is the JSON array of new ids.
+ *
+ * ```sh
+ * deno task generate --checkpoint out/hf --prompt "Once upon a time" [--max-new-tokens 50] \
+ *   [--temperature 0.8] [--top-k 50] [--top-p 1] [--seed 1234] [--ids] [--backend wasm]
+ * ```
+ *
+ * @example
+ * ```ts
+ * import { generateMain } from "./generate_cli.ts";
+ * await generateMain(["--checkpoint", "tests/fixtures/model/gqa_a", "--prompt", "the tiny llama", "--temperature", "0"]);
+ * ```
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { runMain, UserError } from "@tinyllama-ts/cli";
+import { loadTokenizer, type Tokenizer } from "@tinyllama-ts/tokenizer";
+import { BACKEND_NAMES, createBackend } from "@tinyllama-ts/backends";
+import { loadHfCheckpoint } from "@tinyllama-ts/checkpoint";
+import { generate } from "@tinyllama-ts/model";
+
+const USAGE = "usage: deno task generate --checkpoint DIR (--prompt TEXT | --prompt-ids 1,2,3) " +
+  "[--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--ids] " +
+  `[--backend ${BACKEND_NAMES.join("|")}]`;
+
+/** Runs generation for the given command-line arguments. */
+export async function generateMain(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      checkpoint: { type: "string" },
+      prompt: { type: "string" },
+      "prompt-ids": { type: "string" },
+      "max-new-tokens": { type: "string", default: "50" },
+      temperature: { type: "string", default: "0.8" },
+      "top-k": { type: "string", default: "50" },
+      "top-p": { type: "string", default: "1" },
+      seed: { type: "string", default: "1234" },
+      ids: { type: "boolean", default: false },
+      backend: { type: "string", default: "wasm" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  if (!values.checkpoint) throw new UserError(`--checkpoint is required (see --help)`);
+  if ((values.prompt === undefined) === (values["prompt-ids"] === undefined)) {
+    throw new UserError(`give exactly one of --prompt and --prompt-ids (see --help)`);
+  }
+  const maxNewTokens = integer("--max-new-tokens", values["max-new-tokens"], 0);
+  const temperature = number("--temperature", values.temperature);
+  const topK = integer("--top-k", values["top-k"], 0);
+  const topP = number("--top-p", values["top-p"]);
+  const seed = integer("--seed", values.seed, 0);
+  const promptIds = values["prompt-ids"] === undefined ? null : parseIds(values["prompt-ids"]);
+
+  const backend = await createBackend(values.backend);
+  try {
+    const { model, extras, tokenizerPath } = await loadHfCheckpoint(values.checkpoint, backend);
+    let tokenizer: Tokenizer | null = null;
+    if (tokenizerPath) tokenizer = await loadTokenizer(tokenizerPath);
+    else if (values.prompt !== undefined || !values.ids) {
+      throw new UserError(
+        `${values.checkpoint}: no tokenizer.model or tokenizer.json` +
+          (values.prompt !== undefined ? " to encode --prompt" : " (pass --ids to print token ids)"),
+      );
+    }
+    const ids = promptIds ?? tokenizer!.encode(values.prompt!, { bos: tokenizer!.bosId >= 0 });
+    const eos = extras.eosTokenId ?? (tokenizer && tokenizer.eosId >= 0 ? tokenizer.eosId : null);
+    const out = await generate(model, ids, {
+      maxNewTokens,
+      temperature,
+      topK,
+      topP,
+      seed,
+      stopIds: eos === null ? [] : [eos],
+    });
+    if (tokenizer) console.log(tokenizer.decode(out));
+    if (values.ids) console.log(JSON.stringify(out));
+  } finally {
+    backend.destroy();
+  }
+}
+
+function parseIds(text: string): number[] {
+  const parts = text.split(",").map((s) => s.trim());
+  if (parts.some((p) => !/^\d+$/.test(p))) {
+    throw new UserError(`--prompt-ids must be comma-separated non-negative integers, got "${text}"`);
+  }
+  return parts.map(Number);
+}
+
+function integer(flag: string, value: string, min: number): number {
+  const n = Number(value);
+  if (!/^-?\d+$/.test(value) || !Number.isSafeInteger(n) || n < min) {
+    throw new UserError(`${flag} must be an integer ≥ ${min}, got "${value}"`);
+  }
+  return n;
+}
+
+function number(flag: string, value: string): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n)) {
+    throw new UserError(`${flag} must be a number, got "${value}"`);
+  }
+  return n;
+}
+
+if (import.meta.main) await runMain(() => generateMain(Deno.args));
