@@ -11,6 +11,7 @@
  * ```
  * @module
  */
+export { optIn } from "./env.ts";
 export { isUserError, oneLine, UserError } from "./errors.ts";
 export { runMain } from "./main.ts";
 export { exists, fsyncDir, writeFileAtomic } from "./atomic.ts";

@@ -2,6 +2,7 @@
 // line and exit 2 with nothing written; a SIGKILL at any moment leaves a checkpoint that `--resume auto`
 // continues bit for bit; SIGTERM saves and exits 143; a whole run ends with a report that Chromium renders.
 import assert from "node:assert/strict";
+import { optIn } from "@tinyllama-ts/cli";
 import { dumpDom, findChromium, plottedPoints } from "./_chromium.ts";
 import { listCheckpoints } from "./checkpoint.ts";
 import { readMetrics, type StepRecord, type ValRecord } from "./metrics.ts";
@@ -336,7 +337,7 @@ Deno.test("a flagged run trains, evaluates, samples and writes a report that ren
   const chromium = await findChromium();
   if (!chromium) {
     assert.ok(
-      !Deno.env.get("TINYLLAMA_REQUIRE_CHROMIUM"),
+      !optIn("TINYLLAMA_REQUIRE_CHROMIUM"),
       "TINYLLAMA_REQUIRE_CHROMIUM is set but chromium is missing",
     );
     console.warn("chromium not found: the report's rendering is not checked");

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
+import { optIn } from "@tinyllama-ts/cli";
 import { dumpDom, findChromium, plottedPoints } from "./_chromium.ts";
 import type { MetricsRecord } from "./metrics.ts";
 import { renderReport } from "./report.ts";
 
 const chromium = await findChromium();
-const requireChromium = Deno.env.get("TINYLLAMA_REQUIRE_CHROMIUM") !== undefined;
+const requireChromium = optIn("TINYLLAMA_REQUIRE_CHROMIUM");
 if (!chromium && !requireChromium) {
   console.warn(
     "report_test: chromium not found, skipping the rendering checks (set TINYLLAMA_REQUIRE_CHROMIUM to fail)",

@@ -5,15 +5,12 @@
  *
  * @module
  */
+import { optIn } from "@tinyllama-ts/cli";
 import { createWebGpuBackend, type WebGpuBackend, type WebGpuBackendOptions } from "../webgpu_backend.ts";
 
 /** True when CI demands an adapter. */
 export function webGpuRequired(): boolean {
-  try {
-    return Deno.env.get("TINYLLAMA_REQUIRE_WEBGPU") === "1";
-  } catch {
-    return false; // no --allow-env: not CI
-  }
+  return optIn("TINYLLAMA_REQUIRE_WEBGPU");
 }
 
 /** A backend, or null with the reason. */
