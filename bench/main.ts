@@ -8,14 +8,18 @@
  * - Data: `prepare` throughput (MB/s of raw text).
  *
  * Each part runs as its own subprocess with its own permissions and prints one JSON object as its last
- * stdout line. Flags: `--json FILE` writes the combined result; `--only cpu,tokenizer,data` picks parts;
- * `--python PATH` names the Python with torch (default: `$TINYLLAMA_BENCH_PYTHON`, then `python3`).
+ * stdout line. The whole set runs `--rounds` times (default 3), ours and the peer back to back in each
+ * round, and the ratios ours ÷ peer are reported per round with their min, median and max: runners are
+ * noisy, ratios measured side by side are not. Flags: `--json FILE` writes the combined result (what
+ * `bench/guard.ts` compares with the previous run); `--only cpu,tokenizer,data` picks parts; `--python
+ * PATH` names the Python with torch (default: `$TINYLLAMA_BENCH_PYTHON`, then `python3`).
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import { runMain, UserError, writeFileAtomic } from "@tinyllama-ts/cli";
 import { PRESETS } from "@tinyllama-ts/model";
+import { type BenchRound, formatRatios, summarizeRatios } from "./ratios.ts";
 
 type Json = Record<string, unknown>;
 
@@ -83,46 +87,65 @@ function fmt(x: unknown, digits = 1): string {
 await runMain(async () => {
   const { values } = parseArgs({
     args: Deno.args,
-    options: { json: { type: "string" }, only: { type: "string" }, python: { type: "string" } },
+    options: {
+      json: { type: "string" },
+      only: { type: "string" },
+      python: { type: "string" },
+      rounds: { type: "string", default: "3" },
+    },
     strict: true,
   });
+  const rounds = Number(values.rounds);
+  if (!/^\d+$/.test(values.rounds) || !Number.isSafeInteger(rounds) || rounds < 1 || rounds > 100) {
+    throw new UserError(`--rounds must be an integer from 1 to 100, got "${values.rounds}"`);
+  }
   const only = values.only ? new Set(values.only.split(",")) : null;
   for (const name of only ?? []) {
     if (!PARTS.some((p) => p.name === name)) throw new UserError(`--only: unknown part "${name}"`);
   }
-  const result: Json = { date: new Date().toISOString(), cores: navigator.hardwareConcurrency };
-
-  for (const part of PARTS) {
-    if (only && !only.has(part.name)) continue;
-    console.error(`bench: ${part.name} ...`);
-    result[part.name] = await runJson(Deno.execPath(), [
-      "run",
-      "--quiet",
-      ...part.permissions,
-      `${here}${part.script}`,
-      ...(part.args ?? []),
-    ]);
+  const py = !only || only.has("cpu") ? await findTorchPython(values.python) : null;
+  if ((!only || only.has("cpu")) && py === null) {
+    console.log("PyTorch not found (set TINYLLAMA_BENCH_PYTHON): the CPU numbers below are ours alone.");
   }
-
-  if (!only || only.has("cpu")) {
-    const py = await findTorchPython(values.python);
-    if (py === null) {
-      console.log("PyTorch not found (set TINYLLAMA_BENCH_PYTHON): the CPU numbers below are ours alone.");
-      result.torch = null;
-    } else {
-      console.error(`bench: PyTorch peer (${py}) ...`);
-      result.torch = await runJson(py, [
-        `${here}torch_peer.py`,
-        "--threads",
-        "2",
-        "--configs",
-        JSON.stringify(CPU_TRAIN_CONFIGS),
+  const results: BenchRound[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    console.log(`round ${round} of ${rounds}`);
+    const result: BenchRound = {};
+    for (const part of PARTS) {
+      if (only && !only.has(part.name)) continue;
+      console.error(`bench: ${part.name} (round ${round}) ...`);
+      result[part.name] = await runJson(Deno.execPath(), [
+        "run",
+        "--quiet",
+        ...part.permissions,
+        `${here}${part.script}`,
+        ...(part.args ?? []),
       ]);
+      if (part.name === "cpu" && py !== null) {
+        // The peer runs right after ours, in the same round, so that both see the same machine.
+        console.error(`bench: PyTorch peer (${py}, round ${round}) ...`);
+        result.torch = await runJson(py, [
+          `${here}torch_peer.py`,
+          "--threads",
+          "2",
+          "--configs",
+          JSON.stringify(CPU_TRAIN_CONFIGS),
+        ]);
+      }
     }
-    printCpuTable(result.cpu as Json | undefined, result.torch as Json | null);
+    if (result.cpu) printCpuTable(result.cpu as Json, (result.torch ?? null) as Json | null);
+    if (result.tokenizer) printTokenizer(result.tokenizer as Json);
+    if (result.data) printData(result.data as Json);
+    results.push(result);
   }
-  if (result.tokenizer) printTokenizer(result.tokenizer as Json);
-  if (result.data) printData(result.data as Json);
+  const ratios = summarizeRatios(results);
+  console.log(formatRatios(ratios));
+  const result: Json = {
+    date: new Date().toISOString(),
+    cores: navigator.hardwareConcurrency,
+    rounds: results,
+    ratios,
+  };
 
   if (values.json) {
     await writeFileAtomic(values.json, new TextEncoder().encode(JSON.stringify(result, null, 2) + "\n"));
