@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { isUserError } from "@tinyllama-ts/cli";
+import { uniform } from "@tinyllama-ts/random";
 import { openDataset, type SamplerState } from "./sampler.ts";
 import { ShardWriter } from "./shard_writer.ts";
 import { iterateBatches, iterateBlocks } from "./validation_blocks.ts";
@@ -80,6 +81,28 @@ Deno.test("sampler: mixture proportions within tolerance over many draws (TinyLl
   } finally {
     await Deno.remove(a, { recursive: true });
     await Deno.remove(b, { recursive: true });
+  }
+});
+
+Deno.test("sampler: each draw picks the source its counter-based uniform falls in (three sources)", async () => {
+  // An independent restatement of the mixture draw: draw i takes source k when
+  // cumulative[k-1] ≤ uniform(seed, MIXTURE_STREAM, i) < cumulative[k]. Sources hold disjoint token ranges, so
+  // each block says where it came from. Unlike the proportions test, this catches a boundary off by 1e-3.
+  const MIXTURE_STREAM = 0x6d6978; // sampler.ts's stream id of the mixture draws
+  const dirs = [await makeDir(1000, 300), await makeDir(5000, 200), await makeDir(9000, 100)];
+  const weights = [0.5, 0.3, 0.2];
+  try {
+    const s = openDataset(dirs.map((dir, i) => ({ dir, weight: weights[i] })), { seqLen: 4, seed: 21 });
+    const cumulative = [0.5, 0.8];
+    for (let i = 0; i < 5000; i++) {
+      const u = uniform(21, MIXTURE_STREAM, i);
+      const expected = u < cumulative[0] ? 0 : u < cumulative[1] ? 1 : 2;
+      const token = s.nextBlock()[0];
+      assert.equal(token < 5000 ? 0 : token < 9000 ? 1 : 2, expected, `draw ${i} (u = ${u})`);
+    }
+    s.close();
+  } finally {
+    for (const dir of dirs) await Deno.remove(dir, { recursive: true });
   }
 });
 
