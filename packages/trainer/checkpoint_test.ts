@@ -3,9 +3,9 @@ import { isUserError } from "@tinyllama-ts/cli";
 import {
   latestCheckpoint,
   listCheckpoints,
+  parseTrainerState,
   readCheckpoint,
   removeTemporaries,
-  parseTrainerState,
   saveCheckpoint,
   TRAINER_STATE_VERSION,
   type TrainerState,
