@@ -1,7 +1,7 @@
 /**
  * `deno task eval`: the mean cross-entropy per target token ({@link validationLoss}) of a Hugging Face
- * checkpoint over the validation blocks of a packed-shard directory, read in order (block `i` is tokens `[i·(T+1), (i+1)·(T+1))`, inputs its
- * first `T`, targets its last `T`). Prints a summary, then as the last stdout line
+ * checkpoint over the validation blocks of a packed-shard directory, read in order (block `i` is tokens `[i·(seq_len+1), (i+1)·(seq_len+1))`,
+ * inputs its first `seq_len`, targets its last `seq_len`). Prints a summary, then as the last stdout line
  * `{"loss": …, "perplexity": …, "tokens": …}`.
  *
  * ```sh
