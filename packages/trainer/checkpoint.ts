@@ -80,7 +80,34 @@ const SamplerStateFileSchema = z.strictObject({
 });
 
 /** `trainer_state.json` of version {@link TRAINER_STATE_VERSION}, as written: snake_case keys. */
-export const TrainerStateFileSchema = z.strictObject({
+export interface TrainerStateFile {
+  format: "tinyllama-ts/trainer-state";
+  version: 2;
+  step: number;
+  tokens: number;
+  elapsed: number;
+  non_finite_streak: number;
+  /** {@link SamplerState} with `seq_len` for `seqLen`. */
+  sampler: {
+    version: 1;
+    seed: number;
+    seq_len: number;
+    split: "train" | "val";
+    draws: number;
+    sources: { dir: string; prefix?: string; blocks: number; epoch: number; cursor: number }[];
+  };
+  rng: { seed: number };
+  config: ModelConfig;
+  /** {@link Hparams} with snake_case keys (`max_steps`, `micro_batch_size`, …). */
+  hparams: Record<string, unknown>;
+  data: DataSpec[];
+  tokenizer: string | null;
+  init_from: string | null;
+  files: Record<string, number>;
+}
+
+/** The schema of {@link TrainerStateFile}. Unknown keys are rejected. */
+export const TrainerStateFileSchema: z.ZodType<TrainerStateFile> = z.strictObject({
   format: z.literal(FORMAT),
   version: z.literal(TRAINER_STATE_VERSION),
   step: count,
@@ -96,9 +123,6 @@ export const TrainerStateFileSchema = z.strictObject({
   init_from: z.string().nullable(),
   files: z.record(z.string(), count),
 });
-
-/** The file's JSON of {@link TRAINER_STATE_VERSION}. */
-export type TrainerStateFile = z.infer<typeof TrainerStateFileSchema>;
 
 /**
  * Migrations of `trainer_state.json`: entry `v` turns the JSON of version `v` into that of `v + 1`.

@@ -21,7 +21,7 @@ const fraction = z.number().finite().min(0).lt(1);
  * The schema of {@link Hparams}: each value's type and range (flags, programs and checkpoints alike).
  * Unknown keys are rejected.
  */
-export const HparamsSchema = z.strictObject({
+export const HparamsSchema: z.ZodType<Hparams> = z.strictObject({
   backend: z.enum(["wasm", "webgpu"]),
   maxSteps: positive,
   microBatchSize: positive,
@@ -79,12 +79,6 @@ export interface Hparams {
 
 /** {@link Hparams} with the row length resolved against the model. */
 export type ResolvedHparams = Hparams & { seqLen: number };
-
-// The schema and the interface must describe the same object.
-const _sameShape: z.infer<typeof HparamsSchema> extends Hparams
-  ? Hparams extends z.infer<typeof HparamsSchema> ? true : never
-  : never = true;
-void _sameShape;
 
 /**
  * The defaults: TinyLlama's optimizer (AdamW β 0.9/0.95, eps 1e-8, weight decay 0.1, clip 1.0, lr/10 as

@@ -237,24 +237,24 @@ Deno.test("SIGKILL after a step and inside a checkpoint, then --resume auto: the
   assert.equal(expected.filter((r) => r[0] !== "val").length, 20);
 
   const out = `${tmp}/killed`;
-  const ckpts = async () => [...Deno.readDirSync(`${out}/checkpoints`)].map((e) => e.name).sort();
+  const ckpts = () => [...Deno.readDirSync(`${out}/checkpoints`)].map((e) => e.name).sort();
   // After step 9's metrics line, before its validation: the step-7 checkpoint is the newest.
   let r = await runUntilKilled("step:9", [...args, "--out", out]);
   assert.equal(r.signal, "SIGKILL", r.stderr);
   assert.equal(await stepLines(out), 10);
-  assert.deepEqual(await ckpts(), ["step-00000007"]);
+  assert.deepEqual(ckpts(), ["step-00000007"]);
   // Inside the step-14 checkpoint: its tensors written, its state not; the temporary directory is left.
   r = await runUntilKilled("checkpoint:14", [...args, "--out", out, "--resume", "auto"]);
   assert.equal(r.signal, "SIGKILL", r.stderr);
   assert.equal(await stepLines(out), 14);
-  const [tmpDir, ...rest] = await ckpts();
+  const [tmpDir, ...rest] = ckpts();
   assert.match(tmpDir, /^\.tmp-step-00000014-/);
   assert.deepEqual(rest, ["step-00000007"]);
   // After the last step, before the final validation and checkpoint; the leftover was cleaned up.
   r = await runUntilKilled("step:19", [...args, "--out", out, "--resume", "auto"]);
   assert.equal(r.signal, "SIGKILL", r.stderr);
   assert.equal(await stepLines(out), 20);
-  assert.deepEqual(await ckpts(), ["step-00000007", "step-00000014"]);
+  assert.deepEqual(ckpts(), ["step-00000007", "step-00000014"]);
 
   const last = await runCli([...args, "--out", out, "--resume", "auto"]);
   assert.equal(last.code, 0, last.stderr);
@@ -268,7 +268,7 @@ Deno.test("SIGKILL after a step and inside a checkpoint, then --resume auto: the
     );
   }
   // Nothing half-written is left behind.
-  assert.deepEqual(await ckpts(), ["step-00000007", "step-00000014", "step-00000020"]);
+  assert.deepEqual(ckpts(), ["step-00000007", "step-00000014", "step-00000020"]);
 });
 
 for (const [signal, code] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
