@@ -338,7 +338,9 @@ Deno.test("a flagged run trains, evaluates, samples and writes a report that ren
   );
   const chromium = await findChromium();
   await t.step({
-    name: "the report renders in headless Chromium",
+    name: chromium
+      ? "the report renders in headless Chromium"
+      : "the report renders in headless Chromium (no chromium found: skipped; TINYLLAMA_REQUIRE_CHROMIUM=1 fails instead)",
     // Skipped visibly without Chromium, unless TINYLLAMA_REQUIRE_CHROMIUM=1 makes its absence a failure.
     ignore: chromium === null && !optIn("TINYLLAMA_REQUIRE_CHROMIUM"),
     fn: async () => {
