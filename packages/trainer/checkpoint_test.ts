@@ -78,7 +78,7 @@ Deno.test("SIGKILL while a checkpoint is being written: the previous checkpoint 
     const state = JSON.parse(Deno.args[1]);
     await saveCheckpoint(Deno.args[0], state, 3, async (dir) => {
       await Deno.writeTextFile(dir + "/model.safetensors", "x".repeat(1000));
-      await Deno.stdout.write(new TextEncoder().encode("writing\n"));
+      await Deno.stdout.write(new TextEncoder().encode("writing\\n"));
       await new Promise(() => setInterval(() => {}, 1000));
     });`;
   const child = new Deno.Command(Deno.execPath(), {
