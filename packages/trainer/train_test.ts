@@ -304,6 +304,23 @@ Deno.test("train() checks the options a program gives: one-line errors, nothing 
   }
 });
 
+Deno.test("a damaged validation shard is refused before the first step, with nothing written", async () => {
+  const data = `${tmp}/damaged-val`;
+  await Deno.mkdir(data);
+  for await (const e of Deno.readDir(tiny.data)) {
+    await Deno.copyFile(`${tiny.data}/${e.name}`, `${data}/${e.name}`);
+  }
+  const val = [...Deno.readDirSync(data)].map((e) => e.name).find((n) => n.startsWith("val_"))!;
+  const bytes = await Deno.readFile(`${data}/${val}`);
+  await Deno.writeFile(`${data}/${val}`, bytes.subarray(0, bytes.length - 7));
+  const out = `${tmp}/damaged-val-run`;
+  await assert.rejects(
+    () => run({ maxSteps: 2, data: [{ dir: data, weight: 1 }] }, out),
+    (e) => isUserError(e) && (e as Error).message.includes(val),
+  );
+  assert.equal(await Deno.stat(out).then(() => true, () => false), false);
+});
+
 Deno.test("cleanup", async () => {
   await Deno.remove(tmp, { recursive: true });
 });
