@@ -1,7 +1,7 @@
 /**
- * `deno task eval`: the mean cross-entropy of a Hugging Face checkpoint over the validation blocks of
- * a packed-shard directory, read in order (block `i` is tokens `[i·(T+1), (i+1)·(T+1))`, inputs its
- * first `T`, targets its last `T`). Prints a summary, then as the last stdout line
+ * `deno task eval`: the mean cross-entropy per target token ({@link validationLoss}) of a Hugging Face
+ * checkpoint over the validation blocks of a packed-shard directory, read in order (block `i` is tokens `[i·(seq_len+1), (i+1)·(seq_len+1))`,
+ * inputs its first `seq_len`, targets its last `seq_len`). Prints a summary, then as the last stdout line
  * `{"loss": …, "perplexity": …, "tokens": …}`.
  *
  * ```sh
@@ -23,6 +23,7 @@ import { BACKEND_NAMES, createBackend } from "@tinyllama-ts/backends";
 import { positiveInt } from "./_cli_args.ts";
 import { loadHfCheckpoint } from "@tinyllama-ts/checkpoint";
 import { runMultipleChoice } from "./mc/run_mc.ts";
+import { validationLoss } from "./validation_loss.ts";
 
 const USAGE = "usage: deno task eval --checkpoint DIR --data DIR [--seq-len N] [--batch-size N] " +
   `[--max-batches N] [--split val|train] [--backend ${BACKEND_NAMES.join("|")}]\n` +
@@ -77,27 +78,31 @@ export async function evalMain(args: string[]): Promise<void> {
           `the checkpoint's is ${config.vocab_size}`,
       );
     }
+    if (
+      splitShardPaths(values.data, values.split).length === 0 && values.split === "val" &&
+      splitShardPaths(values.data, "train").length > 0
+    ) {
+      throw new UserError(
+        `${values.data}: no val shards (prepare with --val-fraction, or evaluate the train shards with --split train)`,
+      );
+    }
     const total = Math.min(maxBatches, Math.ceil(countBlocks(values.data, values.split, seqLen) / batchSize));
     const bar = new Progress({ total, label: "eval" });
-    let sum = 0, tokens = 0, batches = 0;
     const blocks = iterateBatches(values.data, {
       seqLen,
       batchSize,
       split: values.split,
       maxBlocks: Number.isFinite(maxBatches) ? maxBatches * batchSize : undefined,
     });
-    for (const batch of blocks) {
-      const r = await model.forward(batch.inputs, batch.targets, { batch: batch.batchSize, grad: false });
-      sum += r.loss! * r.tokens;
-      tokens += r.tokens;
-      batches++;
-      bar.update(batches, `loss ${(sum / tokens).toFixed(4)}`);
-    }
+    const { loss, tokens, batches } = await validationLoss(
+      model,
+      blocks,
+      (r) => bar.update(r.batches, `loss ${r.loss.toFixed(4)}`),
+    );
     bar.done();
     if (tokens === 0) {
       throw new UserError(`${values.data}: the ${values.split} blocks have no targets to evaluate`);
     }
-    const loss = sum / tokens;
     console.log(
       `eval ${values.checkpoint} on ${values.data} (${values.split}): ${batches} batches, ${tokens} tokens, ` +
         `loss ${loss.toFixed(4)}, perplexity ${Math.exp(loss).toFixed(3)}`,

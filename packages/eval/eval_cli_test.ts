@@ -39,9 +39,18 @@ Deno.test("eval cli: bad input is one line on stderr and exit code 2", async () 
   const bytes = await Deno.readFile(`${broken}/model.safetensors`);
   await Deno.writeFile(`${broken}/model.safetensors`, bytes.subarray(0, bytes.length - 100));
   const empty = await Deno.makeTempDir();
+  // A lit-gpt training directory: train_* shards only.
+  const trainOnly = await Deno.makeTempDir();
+  const w = new ShardWriter({ dir: trainOnly, prefix: "train", chunkSize: 28, dtype: "uint16", padToken: 1 });
+  await w.add((await expected("gqa_a")).eval_stream!);
+  await w.finish();
   const cases: [string[], RegExp][] = [
     [["--checkpoint", broken, "--data", data, "--seq-len", "16"], /model\.safetensors: truncated/],
     [["--checkpoint", `${FIXTURES}gqa_a`, "--data", empty, "--seq-len", "16"], /no val shards/],
+    [
+      ["--checkpoint", `${FIXTURES}gqa_a`, "--data", trainOnly, "--seq-len", "16"],
+      /no val shards \(prepare with --val-fraction, or evaluate the train shards with --split train\)/,
+    ],
     [
       ["--checkpoint", `${FIXTURES}gqa_a`, "--data", data, "--seq-len", "65"],
       /--seq-len 65 exceeds .* block size 64/,

@@ -10,5 +10,12 @@
  * ```
  * @module
  */
+export {
+  mixtureValidationLoss,
+  type MixtureValidationOptions,
+  validationLoss,
+  type ValidationResult,
+  validationSources,
+} from "./validation_loss.ts";
 export { type TaskFormat, TASKS } from "./mc/tasks.ts";
 export { runMultipleChoice, type TasksReport } from "./mc/run_mc.ts";

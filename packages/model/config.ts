@@ -31,7 +31,10 @@ export interface ModelConfig {
 
 const positiveInt = z.number().int().positive();
 
-/** The schema: a Llama 2 decoder, no biases, untied embeddings. Unknown keys are rejected. */
+/**
+ * The schema: a Llama 2 decoder, no biases, untied embeddings. Unknown keys are rejected; `norm_eps`
+ * and `rope_base` default to lit-gpt's values (`name` is defaulted by {@link parseConfig}).
+ */
 export const ModelConfigSchema: z.ZodType<ModelConfig> = z.strictObject({
   /** Name of the configuration (a preset name or a free label). */
   name: z.string().min(1),
@@ -44,8 +47,10 @@ export const ModelConfigSchema: z.ZodType<ModelConfig> = z.strictObject({
   intermediate_size: positiveInt,
   /** Context length. */
   block_size: positiveInt,
-  norm_eps: z.number().positive(),
-  rope_base: z.number().positive(),
+  /** lit-gpt's default, 1e-5 (Llama 2's and TinyLlama's). */
+  norm_eps: z.number().positive().default(1e-5),
+  /** lit-gpt's default, 10000. */
+  rope_base: z.number().positive().default(10000),
 }).superRefine((c, ctx) => {
   if (c.n_embd % c.n_head !== 0) {
     ctx.addIssue({
@@ -133,10 +138,23 @@ export const PRESETS: Readonly<Record<string, ModelConfig>> = Object.freeze({
 });
 
 /**
- * Validates a plain object as a config; the error names the first offending key.
- * `source` (a file name or "preset") prefixes the message.
+ * Validates a plain object as a config; the error names the first offending key. `source` (a file
+ * name or "preset") prefixes the message, and a config without `name` is named after it (a file's name
+ * without `.json`), as lit-gpt's `Config` defaults `name`, `norm_eps` and `rope_base`.
+ *
+ * @example
+ * ```ts
+ * import { parseConfig } from "@tinyllama-ts/model";
+ * const c = parseConfig({
+ *   vocab_size: 96, n_embd: 32, n_layer: 2, n_head: 4, n_query_groups: 2, intermediate_size: 48, block_size: 16,
+ * }, "configs/tiny.json");
+ * console.log(c.name, c.norm_eps, c.rope_base); // tiny 0.00001 10000
+ * ```
  */
 export function parseConfig(value: unknown, source = "config"): ModelConfig {
+  if (typeof value === "object" && value !== null && !Array.isArray(value) && !("name" in value)) {
+    value = { name: source.replace(/^.*\//, "").replace(/\.json$/, "") || "config", ...value };
+  }
   const r = ModelConfigSchema.safeParse(value);
   if (r.success) return r.data;
   const issue = r.error.issues[0];
@@ -149,7 +167,8 @@ export function parseConfig(value: unknown, source = "config"): ModelConfig {
 }
 
 /**
- * A preset name or a path to a JSON file with a full config, validated. Errors (unknown preset, missing
+ * A preset name or a path to a JSON file with a config (`name`, `norm_eps` and `rope_base` may be left
+ * out: see {@link parseConfig}), validated. Errors (unknown preset, missing
  * file, not JSON, invalid keys) are one-line {@link UserError}s.
  */
 export async function resolveConfig(presetOrPath: string): Promise<ModelConfig> {

@@ -52,8 +52,24 @@ Deno.test("wrong types name the key", () => {
 });
 
 Deno.test("a missing key is named", () => {
-  const { rope_base: _, ...rest } = base;
-  assert.match(errorOf(() => parseConfig(rest)), /key "rope_base"/);
+  const { block_size: _, ...rest } = base;
+  assert.match(errorOf(() => parseConfig(rest)), /key "block_size"/);
+});
+
+Deno.test("name, norm_eps and rope_base default as lit-gpt's Config does; a file names its config", async () => {
+  const { name: _n, norm_eps: _e, rope_base: _r, ...rest } = { ...base, norm_eps: 1e-6, rope_base: 5e5 };
+  const c = parseConfig(rest, "configs/my-model.json");
+  assert.deepEqual(c, { ...rest, name: "my-model", norm_eps: 1e-5, rope_base: 10000 });
+  assert.equal(parseConfig({ ...rest, norm_eps: 1e-6, rope_base: 5e5 }).norm_eps, 1e-6);
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/tiny-2l.json`, JSON.stringify(rest));
+    const f = await resolveConfig(`${dir}/tiny-2l.json`);
+    assert.equal(f.name, "tiny-2l");
+    assert.equal(f.rope_base, 10000);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("unknown keys are refused by name", () => {

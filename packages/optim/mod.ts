@@ -14,6 +14,7 @@ export {
   type AdamWConfig,
   isNormOrEmbedding,
   Optimizer,
+  type OptimizerMoments,
   type ParamSlot,
   paramSlots,
   type UpdateResult,

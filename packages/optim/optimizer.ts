@@ -8,7 +8,6 @@
  */
 import { UserError } from "@tinyllama-ts/cli";
 import type { Backend, Tensor } from "@tinyllama-ts/backend";
-import { openSafetensors, type TensorToWrite, writeSafetensors } from "@tinyllama-ts/checkpoint";
 
 /** One trainable tensor: its Hugging Face name, shape, value and gradient (both on the backend). */
 export interface ParamSlot {
@@ -38,6 +37,17 @@ export function paramSlots(model: TrainableParams): ParamSlot[] {
   }));
 }
 
+/** One parameter's AdamW moments, on the backend. */
+export interface OptimizerMoments {
+  /** The parameter's (Hugging Face) name. */
+  name: string;
+  shape: readonly number[];
+  /** First moment. */
+  m: Tensor;
+  /** Second moment. */
+  v: Tensor;
+}
+
 /** AdamW's and clipping's fixed hyper-parameters (the learning rate is given per step). */
 export interface AdamWConfig {
   beta1: number;
@@ -63,7 +73,8 @@ export interface UpdateResult {
 
 /**
  * Clipping plus AdamW over a fixed list of parameters, with the moments `m` and `v` allocated on the
- * backend. The moments and the step count save to and load from safetensors.
+ * backend. The moments and the step count are exposed ({@link Optimizer.moments},
+ * {@link Optimizer.stepCount}) for a checkpoint to save and restore.
  *
  * @example
  * ```ts
@@ -151,66 +162,26 @@ export class Optimizer {
     return { gradNorm, applied: true };
   }
 
-  /**
-   * Writes the state to `path` as safetensors, atomically: `m.<name>` and `v.<name>` per parameter (read
-   * from the backend one at a time), the step count as metadata.
-   */
-  async saveState(path: string): Promise<void> {
-    const tensors: TensorToWrite[] = [];
-    for (const [which, moments] of [["m", this.#m], ["v", this.#v]] as const) {
-      this.#slots.forEach((s, i) => {
-        tensors.push({
-          name: `${which}.${s.name}`,
-          shape: s.shape,
-          data: () => readF32(this.#be, moments[i]),
-        });
-      });
-    }
-    await writeSafetensors(path, tensors, { metadata: { format: STATE_FORMAT, step: String(this.#step) } });
+  /** The backend the parameters and moments live on. */
+  get backend(): Backend {
+    return this.#be;
   }
 
   /**
-   * Restores a {@link saveState} file. Every parameter's moments must be there with its shape, and
-   * nothing else; a truncated or foreign file is a one-line {@link UserError} naming `path`, and leaves
-   * the optimizer as it was.
+   * AdamW's first and second moments, one entry per parameter in slot order, with the parameter's name
+   * and shape: what a checkpoint saves and restores (the trainer's checkpoint module does the file I/O).
    */
-  async loadState(path: string): Promise<void> {
-    const st = await openSafetensors(path);
-    try {
-      const meta = st.metadata;
-      const step = Number(meta.step);
-      if (meta.format !== STATE_FORMAT || !Number.isInteger(step) || step < 0) {
-        throw new UserError(`${path}: not an optimizer state (metadata ${JSON.stringify(meta)})`);
-      }
-      const expected = new Set<string>();
-      for (const which of ["m", "v"]) {
-        for (const s of this.#slots) {
-          const name = `${which}.${s.name}`;
-          expected.add(name);
-          if (!st.has(name)) throw new UserError(`${path}: missing tensor "${name}"`);
-          const info = st.info(name);
-          if (info.dtype !== "F32") {
-            throw new UserError(`${path}: tensor "${name}" is ${info.dtype}, expected F32`);
-          }
-          if (info.shape.length !== s.shape.length || info.shape.some((d, j) => d !== s.shape[j])) {
-            throw new UserError(
-              `${path}: tensor "${name}" has shape [${info.shape}], the model needs [${s.shape}]`,
-            );
-          }
-        }
-      }
-      for (const name of st.names()) {
-        if (!expected.has(name)) throw new UserError(`${path}: unexpected tensor "${name}"`);
-      }
-      for (const [which, moments] of [["m", this.#m], ["v", this.#v]] as const) {
-        for (let i = 0; i < this.#slots.length; i++) {
-          this.#be.write(moments[i], await st.read(`${which}.${this.#slots[i].name}`));
-        }
-      }
-      this.#step = step;
-    } finally {
-      st.close();
-    }
+  get moments(): readonly OptimizerMoments[] {
+    return this.#slots.map((s, i) => ({ name: s.name, shape: s.shape, m: this.#m[i], v: this.#v[i] }));
+  }
+
+  /**
+   * Restores the step count of a saved state (after its {@link moments} were written back): AdamW's
+   * bias correction continues from it.
+   */
+  restoreStepCount(step: number): void {
+    if (!Number.isSafeInteger(step) || step < 0) throw new UserError(`invalid optimizer step count ${step}`);
+    this.#step = step;
   }
 
   /** Releases the moments. */
@@ -228,8 +199,6 @@ export function isNormOrEmbedding(name: string): boolean {
   return name.endsWith("norm.weight") || name.includes("embed_tokens");
 }
 
-const STATE_FORMAT = "tinyllama-ts-adamw";
-
 function checkConfig(c: AdamWConfig): void {
   const check = (ok: boolean, what: string) => {
     if (!ok) throw new UserError(what);
@@ -242,11 +211,4 @@ function checkConfig(c: AdamWConfig): void {
     `weight decay must be ≥ 0, got ${c.weightDecay}`,
   );
   check(c.gradClip >= 0 && Number.isFinite(c.gradClip), `grad clip must be ≥ 0, got ${c.gradClip}`);
-}
-
-async function readF32(be: Backend, t: Tensor): Promise<Float32Array> {
-  const data = await be.read(t);
-  if (!(data instanceof Float32Array)) throw new Error("expected an f32 tensor");
-  // Copy: a backend may hand out a view of its memory.
-  return new Float32Array(data);
 }

@@ -7,15 +7,17 @@
  *
  * @module
  */
+import { z } from "zod";
 import { exists, fsyncDir, UserError, writeFileAtomic } from "@tinyllama-ts/cli";
 import type { DataSpec, SamplerState } from "@tinyllama-ts/data";
-import type { ModelConfig } from "@tinyllama-ts/model";
-import type { Hparams } from "./hparams.ts";
+import { type ModelConfig, ModelConfigSchema } from "@tinyllama-ts/model";
+import { type Hparams, HparamsSchema, type ResolvedHparams } from "./hparams.ts";
 
-/** `trainer_state.json`: everything besides the tensors that a run needs to continue exactly. */
+/**
+ * `trainer_state.json` as the trainer uses it: everything besides the tensors that a run needs to
+ * continue exactly. In the file the keys are snake_case ({@link TRAINER_STATE_VERSION}).
+ */
 export interface TrainerState {
-  format: "tinyllama-ts/trainer-state";
-  version: 1;
   /** Optimizer steps done; the run continues at this 0-based step. */
   step: number;
   /** Tokens trained on so far. */
@@ -32,12 +34,236 @@ export interface TrainerState {
    */
   rng: { seed: number };
   config: ModelConfig;
-  hparams: Hparams & { seqLen: number };
+  hparams: ResolvedHparams;
   data: DataSpec[];
   tokenizer: string | null;
   initFrom: string | null;
   /** Byte sizes of the checkpoint's other files. */
   files: Record<string, number>;
+}
+
+/**
+ * The version of `trainer_state.json` this code writes. What happens when the format changes:
+ * 1. bump this number and change {@link TrainerStateFileSchema} (the file as written, snake_case keys);
+ * 2. add a function to {@link STATE_MIGRATIONS} that turns the previous version's JSON into this
+ *    version's (each one a single step, so any old file is migrated through the chain on load);
+ * 3. commit a checkpoint written by the previous version's code as a fixture (like
+ *    `_testdata/v1_run/`) with a test that loads it through the migration and resumes from it.
+ *
+ * Version 1 (until the trainer's structure change): camelCase keys (`nonFiniteStreak`, `initFrom`,
+ * `hparams.maxSteps`, …). Version 2: snake_case keys throughout, the sampler state's included.
+ */
+export const TRAINER_STATE_VERSION = 2;
+
+const FORMAT = "tinyllama-ts/trainer-state";
+const count = z.number().int().nonnegative();
+const dataSpec = z.strictObject({
+  dir: z.string(),
+  weight: z.number().positive(),
+  prefix: z.string().optional(),
+});
+
+/** The sampler state in the file: the data package's {@link SamplerState}, keys in snake_case. */
+const SamplerStateFileSchema = z.strictObject({
+  version: z.literal(1),
+  seed: count,
+  seq_len: z.number().int().positive(),
+  split: z.enum(["train", "val"]),
+  draws: count,
+  sources: z.array(z.strictObject({
+    dir: z.string(),
+    prefix: z.string().optional(),
+    blocks: count,
+    epoch: count,
+    cursor: count,
+  })),
+});
+
+/** `trainer_state.json` of version {@link TRAINER_STATE_VERSION}, as written: snake_case keys. */
+export interface TrainerStateFile {
+  format: "tinyllama-ts/trainer-state";
+  version: 2;
+  step: number;
+  tokens: number;
+  elapsed: number;
+  non_finite_streak: number;
+  /** {@link SamplerState} with `seq_len` for `seqLen`. */
+  sampler: {
+    version: 1;
+    seed: number;
+    seq_len: number;
+    split: "train" | "val";
+    draws: number;
+    sources: { dir: string; prefix?: string; blocks: number; epoch: number; cursor: number }[];
+  };
+  rng: { seed: number };
+  config: ModelConfig;
+  /** {@link Hparams} with snake_case keys (`max_steps`, `micro_batch_size`, …). */
+  hparams: Record<string, unknown>;
+  data: DataSpec[];
+  tokenizer: string | null;
+  init_from: string | null;
+  files: Record<string, number>;
+}
+
+/** The schema of {@link TrainerStateFile}. Unknown keys are rejected. */
+export const TrainerStateFileSchema: z.ZodType<TrainerStateFile> = z.strictObject({
+  format: z.literal(FORMAT),
+  version: z.literal(TRAINER_STATE_VERSION),
+  step: count,
+  tokens: count,
+  elapsed: z.number().nonnegative(),
+  non_finite_streak: count,
+  sampler: SamplerStateFileSchema,
+  rng: z.strictObject({ seed: count }),
+  config: ModelConfigSchema,
+  hparams: z.record(z.string(), z.unknown()),
+  data: z.array(dataSpec),
+  tokenizer: z.string().nullable(),
+  init_from: z.string().nullable(),
+  files: z.record(z.string(), count),
+});
+
+/**
+ * Migrations of `trainer_state.json`: entry `v` turns the JSON of version `v` into that of `v + 1`.
+ * Each checks its input's shape first, so a damaged old file is reported as such.
+ */
+export const STATE_MIGRATIONS: Readonly<Record<number, (json: unknown, path: string) => unknown>> = {
+  1: migrateV1,
+};
+
+/** Version 1's file: today's fields, camelCase. */
+const V1Schema = z.object({
+  format: z.literal(FORMAT),
+  version: z.literal(1),
+  step: count,
+  tokens: count,
+  elapsed: z.number(),
+  nonFiniteStreak: count,
+  sampler: z.object({ seqLen: z.number() }).loose(),
+  rng: z.object({ seed: z.number() }),
+  config: z.record(z.string(), z.unknown()),
+  hparams: z.record(z.string(), z.unknown()),
+  data: z.array(z.unknown()),
+  tokenizer: z.string().nullable(),
+  initFrom: z.string().nullable(),
+  files: z.record(z.string(), z.number()),
+});
+
+/** Version 1 → 2: the same values under snake_case keys. */
+function migrateV1(json: unknown, path: string): unknown {
+  const v1 = parseOrFail(V1Schema, json, path);
+  const { seqLen, ...sampler } = v1.sampler;
+  return {
+    format: FORMAT,
+    version: 2,
+    step: v1.step,
+    tokens: v1.tokens,
+    elapsed: v1.elapsed,
+    non_finite_streak: v1.nonFiniteStreak,
+    sampler: { ...sampler, seq_len: seqLen },
+    rng: v1.rng,
+    config: v1.config,
+    hparams: snakeKeys(v1.hparams),
+    data: v1.data,
+    tokenizer: v1.tokenizer,
+    init_from: v1.initFrom,
+    files: v1.files,
+  };
+}
+
+/**
+ * Parses a `trainer_state.json` of any version this code knows, migrating an older one: the state the
+ * trainer uses. A foreign, newer or malformed file is a one-line {@link UserError} naming `path`.
+ *
+ * @example
+ * ```ts ignore
+ * const state = parseTrainerState(JSON.parse(text), "run/checkpoints/step-00000300/trainer_state.json");
+ * ```
+ */
+export function parseTrainerState(json: unknown, path: string): TrainerState {
+  const head = z.object({ format: z.literal(FORMAT), version: z.number().int().positive() }).safeParse(json);
+  if (!head.success) throw new UserError(`${path}: not a tinyllama-ts trainer state`);
+  let version = head.data.version;
+  if (version > TRAINER_STATE_VERSION) {
+    throw new UserError(
+      `${path}: trainer state version ${version} is newer than this trainer's (${TRAINER_STATE_VERSION}); update tinyllama-ts`,
+    );
+  }
+  while (version < TRAINER_STATE_VERSION) {
+    const migrate = STATE_MIGRATIONS[version];
+    if (!migrate) throw new UserError(`${path}: trainer state version ${version} cannot be migrated`);
+    json = migrate(json, path);
+    version++;
+  }
+  return stateFromFile(parseOrFail(TrainerStateFileSchema, json, path), path);
+}
+
+/** The file's JSON of a state (snake_case keys, the current version), without `files`. */
+export function trainerStateToFile(state: Omit<TrainerState, "files">): Omit<TrainerStateFile, "files"> {
+  const { seqLen, ...sampler } = state.sampler;
+  return {
+    format: FORMAT,
+    version: TRAINER_STATE_VERSION,
+    step: state.step,
+    tokens: state.tokens,
+    elapsed: state.elapsed,
+    non_finite_streak: state.nonFiniteStreak,
+    sampler: { ...sampler, seq_len: seqLen },
+    rng: state.rng,
+    config: state.config,
+    hparams: snakeKeys(state.hparams as unknown as Record<string, unknown>),
+    data: state.data,
+    tokenizer: state.tokenizer,
+    init_from: state.initFrom,
+  };
+}
+
+function stateFromFile(f: TrainerStateFile, path: string): TrainerState {
+  const hp = HparamsSchema.safeParse(camelKeys(f.hparams));
+  if (!hp.success || hp.data.seqLen === null) {
+    const issue = hp.success ? { path: ["seq_len"], message: "missing" } : hp.error.issues[0];
+    throw new UserError(
+      `${path}: key "hparams.${issue.path.map(String).map(snake).join(".")}": ${issue.message}`,
+    );
+  }
+  const { seq_len, ...sampler } = f.sampler;
+  return {
+    step: f.step,
+    tokens: f.tokens,
+    elapsed: f.elapsed,
+    nonFiniteStreak: f.non_finite_streak,
+    sampler: { ...sampler, seqLen: seq_len },
+    rng: f.rng,
+    config: f.config,
+    hparams: hp.data as Hparams as ResolvedHparams,
+    data: f.data,
+    tokenizer: f.tokenizer,
+    initFrom: f.init_from,
+    files: f.files,
+  };
+}
+
+function parseOrFail<T>(schema: z.ZodType<T>, json: unknown, path: string): T {
+  const r = schema.safeParse(json);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  const key = issue.path.length > 0 ? `key "${issue.path.join(".")}": ` : "";
+  throw new UserError(`${path}: ${key}${issue.message}`);
+}
+
+function snake(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+function snakeKeys(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [snake(k), v]));
+}
+
+function camelKeys(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(o).map(([k, v]) => [k.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase()), v]),
+  );
 }
 
 /** The file of {@link TrainerState} in a checkpoint. */
@@ -65,7 +291,7 @@ export function checkpointName(step: number): string {
  * ```ts ignore
  * const dir = await saveCheckpoint("runs/a", state, 2, async (tmp) => {
  *   await saveHfCheckpoint(model, tmp);
- *   await optimizer.saveState(`${tmp}/optimizer.safetensors`);
+ *   await saveOptimizerState(optimizer, `${tmp}/optimizer.safetensors`);
  * });
  * ```
  */
@@ -87,7 +313,7 @@ export async function saveCheckpoint(
     for await (const e of Deno.readDir(tmp)) {
       if (e.isFile) files[e.name] = (await Deno.stat(`${tmp}/${e.name}`)).size;
     }
-    const full: TrainerState = { ...state, files: sortKeys(files) };
+    const full: TrainerStateFile = { ...trainerStateToFile(state), files: sortKeys(files) };
     await writeFileAtomic(
       `${tmp}/${TRAINER_STATE_FILE}`,
       new TextEncoder().encode(JSON.stringify(full, null, 1) + "\n"),
@@ -140,8 +366,8 @@ export async function removeTemporaries(out: string): Promise<void> {
 }
 
 /**
- * Reads and checks a checkpoint's `trainer_state.json`: it parses, has the fields a run needs, and every
- * file it lists is there with its size. Anything else is a one-line {@link UserError} naming the problem.
+ * Reads and checks a checkpoint's `trainer_state.json`: it parses (an older version is migrated, see
+ * {@link TRAINER_STATE_VERSION}), and every file it lists is there with its size. Anything else is a one-line {@link UserError} naming the problem.
  */
 export async function readCheckpoint(dir: string): Promise<TrainerState> {
   const path = `${dir}/${TRAINER_STATE_FILE}`;
@@ -154,24 +380,13 @@ export async function readCheckpoint(dir: string): Promise<TrainerState> {
     }
     throw new UserError(`${path}: cannot read (${(e as Error).message})`);
   }
-  let s: TrainerState;
+  let json: unknown;
   try {
-    s = JSON.parse(text);
+    json = JSON.parse(text);
   } catch {
     throw new UserError(`${path}: not valid JSON (truncated?)`);
   }
-  if (s?.format !== "tinyllama-ts/trainer-state" || s.version !== 1) {
-    throw new UserError(`${path}: not a tinyllama-ts trainer state`);
-  }
-  const count = (x: unknown) => typeof x === "number" && Number.isSafeInteger(x) && x >= 0;
-  if (
-    !count(s.step) || !count(s.tokens) || typeof s.elapsed !== "number" || !count(s.nonFiniteStreak) ||
-    typeof s.sampler !== "object" || typeof s.config !== "object" || typeof s.hparams !== "object" ||
-    !Array.isArray(s.data) || typeof s.files !== "object" || s.files === null ||
-    typeof s.rng?.seed !== "number"
-  ) {
-    throw new UserError(`${path}: missing or malformed fields`);
-  }
+  const s = parseTrainerState(json, path);
   for (const [file, size] of Object.entries(s.files)) {
     let actual: number;
     try {

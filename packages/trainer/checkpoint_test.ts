@@ -3,18 +3,19 @@ import { isUserError } from "@tinyllama-ts/cli";
 import {
   latestCheckpoint,
   listCheckpoints,
+  parseTrainerState,
   readCheckpoint,
   removeTemporaries,
   saveCheckpoint,
+  TRAINER_STATE_VERSION,
   type TrainerState,
+  trainerStateToFile,
 } from "./checkpoint.ts";
 import { DEFAULT_HPARAMS } from "./hparams.ts";
 import { TINY_CONFIG } from "./_test_data.ts";
 
 function stateAt(step: number): Omit<TrainerState, "files"> {
   return {
-    format: "tinyllama-ts/trainer-state",
-    version: 1,
     step,
     tokens: step * 64,
     elapsed: step / 10,
@@ -77,7 +78,7 @@ Deno.test("SIGKILL while a checkpoint is being written: the previous checkpoint 
     const state = JSON.parse(Deno.args[1]);
     await saveCheckpoint(Deno.args[0], state, 3, async (dir) => {
       await Deno.writeTextFile(dir + "/model.safetensors", "x".repeat(1000));
-      console.log("writing");
+      await Deno.stdout.write(new TextEncoder().encode("writing\\n"));
       await new Promise(() => setInterval(() => {}, 1000));
     });`;
   const child = new Deno.Command(Deno.execPath(), {
@@ -125,10 +126,60 @@ Deno.test("readCheckpoint names truncated, missing and malformed parts; latestCh
   await expectUserError(/trainer_state\.json: not valid JSON/);
   await Deno.writeTextFile(
     `${newest}/trainer_state.json`,
-    JSON.stringify({ ...stateAt(4), step: -1, files: {} }),
+    JSON.stringify({ ...trainerStateToFile(stateAt(4)), step: -1, files: {} }),
   );
-  await expectUserError(/missing or malformed fields/);
+  await expectUserError(/trainer_state\.json: key "step": /);
+  await Deno.writeTextFile(
+    `${newest}/trainer_state.json`,
+    JSON.stringify({ ...trainerStateToFile(stateAt(4)), version: TRAINER_STATE_VERSION + 1, files: {} }),
+  );
+  await expectUserError(/trainer state version 3 is newer than this trainer's \(2\)/);
   await Deno.remove(`${newest}/trainer_state.json`);
   await expectUserError(/not a checkpoint \(no trainer_state\.json\)/);
   await Deno.remove(out, { recursive: true });
+});
+
+const V1_RUN = new URL("./_testdata/v1_run/", import.meta.url).pathname;
+
+Deno.test("trainer_state.json is written with snake_case keys only, and reads back as it was", async () => {
+  const out = await Deno.makeTempDir();
+  const path = await saveCheckpoint(out, stateAt(3), 1, tensors(4));
+  const json = JSON.parse(await Deno.readTextFile(`${path}/trainer_state.json`));
+  const keys = (o: unknown): string[] =>
+    typeof o !== "object" || o === null
+      ? []
+      : Object.entries(o).flatMap(([k, v]) => [...(Array.isArray(o) ? [] : [k]), ...keys(v)]);
+  const camel = keys(json).filter((k) => /[A-Z]/.test(k));
+  assert.deepEqual(camel, [], `camelCase keys in the file: ${camel}`);
+  assert.equal(json.version, TRAINER_STATE_VERSION);
+  assert.equal(json.hparams.micro_batch_size, DEFAULT_HPARAMS.microBatchSize);
+  assert.equal(json.sampler.seq_len, 16);
+  const { files, ...back } = await readCheckpoint(path);
+  assert.deepEqual(back, stateAt(3));
+  assert.deepEqual(Object.keys(files), ["config.json", "model.safetensors", "optimizer.safetensors"]);
+  await Deno.remove(out, { recursive: true });
+});
+
+Deno.test("a version-1 trainer state (written by the trainer before version 2) migrates to the same values", async () => {
+  const path = `${V1_RUN}trainer_state.json`;
+  const v1 = JSON.parse(await Deno.readTextFile(path));
+  assert.equal(v1.version, 1);
+  const s = parseTrainerState(v1, path);
+  assert.equal(s.step, 3);
+  assert.equal(s.tokens, 192);
+  assert.equal(s.nonFiniteStreak, v1.nonFiniteStreak);
+  assert.equal(s.initFrom, null);
+  assert.deepEqual(s.hparams, v1.hparams);
+  assert.deepEqual(s.sampler, v1.sampler);
+  assert.deepEqual(s.config, v1.config);
+  assert.deepEqual(s.data, v1.data);
+  assert.deepEqual(s.files, v1.files);
+  // Version 1 checked by the migration: a damaged one is named.
+  assert.throws(
+    () => parseTrainerState({ ...v1, nonFiniteStreak: "0" }, path),
+    (e) => isUserError(e) && /trainer_state\.json: key "nonFiniteStreak"/.test((e as Error).message),
+  );
+  // Migrated and written again, it is version 2 and reads back the same.
+  const { files: _, ...rest } = s;
+  assert.deepEqual(parseTrainerState({ ...trainerStateToFile(rest), files: s.files }, path), s);
 });

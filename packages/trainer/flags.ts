@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 import { UserError } from "@tinyllama-ts/cli";
 import { type DataSpec, parseDataSpec } from "@tinyllama-ts/data";
 import type { BackendName, Hparams } from "./hparams.ts";
+import { DEFAULT_OUT, type TrainOptions } from "./train.ts";
 
 /** A parsed command line: where things are, and the hyper-parameters it sets (only those). */
 export interface PretrainFlags {
@@ -159,6 +160,34 @@ export function parsePretrainFlags(args: readonly string[]): PretrainFlags & { h
     out: str("out")?.replace(/(.)\/+$/, "$1"),
     resume: str("resume"),
     hparams,
+  };
+}
+
+/**
+ * The {@link train} options a command line asks for: its hyper-parameters and paths (`--out` defaulting
+ * to {@link DEFAULT_OUT}); `extra` adds what a command line cannot give (hooks, a signal, default data).
+ *
+ * @example
+ * ```ts
+ * import { parsePretrainFlags, trainOptionsFromFlags } from "@tinyllama-ts/trainer";
+ * const opts = trainOptionsFromFlags(parsePretrainFlags(["--max-steps", "10", "--lr", "1e-3"]));
+ * console.log(opts.maxSteps, opts.lr, opts.out); // 10 0.001 runs/pretrain
+ * ```
+ */
+export function trainOptionsFromFlags(
+  flags: PretrainFlags,
+  extra: Omit<TrainOptions, keyof Hparams | "out" | "config" | "initFrom" | "data" | "tokenizer" | "resume"> =
+    {},
+): TrainOptions {
+  return {
+    ...flags.hparams,
+    out: flags.out ?? DEFAULT_OUT,
+    ...(flags.config === undefined ? {} : { config: flags.config }),
+    ...(flags.initFrom === undefined ? {} : { initFrom: flags.initFrom }),
+    ...(flags.data.length === 0 ? {} : { data: flags.data }),
+    ...(flags.tokenizer === undefined ? {} : { tokenizer: flags.tokenizer }),
+    ...(flags.resume === undefined ? {} : { resume: flags.resume }),
+    ...extra,
   };
 }
 

@@ -8,7 +8,7 @@ import type { ModelConfig } from "@tinyllama-ts/model";
 
 /**
  * Training FLOPs per token, as lit-gpt's `estimate_flops` counts them: forward and backward (×3) of
- * `2·N` per token for the `N` parameters, plus attention's `4·n_layer·n_embd·T` per token.
+ * `2·N` per token for the `N` parameters, plus attention's `4·n_layer·n_embd·seq_len` per token.
  *
  * @example
  * ```ts

@@ -5,8 +5,8 @@
  *
  * @example
  * ```ts ignore
- * import { parsePretrainFlags, train } from "@tinyllama-ts/trainer";
- * const r = await train({ flags: parsePretrainFlags(["--data", "data/corpus", "--max-steps", "100"]) });
+ * import { train } from "@tinyllama-ts/trainer";
+ * const r = await train({ out: "runs/a", data: [{ dir: "data/corpus", weight: 1 }], maxSteps: 100 });
  * console.log(r.checkpoint, r.lastLoss);
  * ```
  * @module
@@ -16,29 +16,41 @@ export {
   type BackendName,
   checkHparams,
   DEFAULT_HPARAMS,
+  flagName,
   type Hparams,
+  HparamsSchema,
+  type ResolvedHparams,
 } from "./hparams.ts";
-export { parsePretrainFlags, PRETRAIN_USAGE, type PretrainFlags } from "./flags.ts";
+export { parsePretrainFlags, PRETRAIN_USAGE, type PretrainFlags, trainOptionsFromFlags } from "./flags.ts";
 export {
   checkpointName,
   checkpointsDir,
   latestCheckpoint,
   listCheckpoints,
   OPTIMIZER_FILE,
+  parseTrainerState,
   readCheckpoint,
   removeTemporaries,
   saveCheckpoint,
+  STATE_MIGRATIONS,
   TRAINER_STATE_FILE,
+  TRAINER_STATE_VERSION,
   type TrainerState,
+  type TrainerStateFile,
+  TrainerStateFileSchema,
+  trainerStateToFile,
 } from "./checkpoint.ts";
+export { loadOptimizerState, saveOptimizerState } from "./optimizer_state.ts";
+export { accumulateGradients, applyGradients, optimizerStep, type StepOutcome } from "./step.ts";
 export { MetricsLog, type MetricsRecord, readMetrics, type StepRecord, type ValRecord } from "./metrics.ts";
 export { fp32PeakFlops, trainingFlopsPerToken } from "./mfu.ts";
-export { validationLoss, type ValidationOptions, validationSources } from "./validation.ts";
 export { renderReport, type ReportInput } from "./report.ts";
 export {
   DEFAULT_CONFIG,
   DEFAULT_OUT,
   MAX_NON_FINITE_STREAK,
+  type Run,
+  setup,
   train,
   type TrainOptions,
   type TrainResult,

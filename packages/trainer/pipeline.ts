@@ -10,12 +10,12 @@ import { exists, UserError, writeFileAtomic } from "@tinyllama-ts/cli";
 import { type DataSpec, materializeBuiltinCorpus, prepareBuiltinCorpus } from "@tinyllama-ts/data";
 import { createBackend } from "@tinyllama-ts/backends";
 import { loadHfCheckpoint } from "@tinyllama-ts/checkpoint";
+import { mixtureValidationLoss, validationSources } from "@tinyllama-ts/eval";
 import { generate } from "@tinyllama-ts/model";
 import { loadTokenizer, trainBpeTokenizer } from "@tinyllama-ts/tokenizer";
 import { latestCheckpoint } from "./checkpoint.ts";
 import { readMetrics, type StepRecord, type ValRecord } from "./metrics.ts";
 import { renderReport } from "./report.ts";
-import { validationLoss, validationSources } from "./validation.ts";
 
 /** Where the built-in corpus, its tokenizer and its prepared shards are cached. */
 export const BUILTIN = Object.freeze({
@@ -109,12 +109,13 @@ export async function evaluate(out: string, log: (s: string) => void): Promise<E
     const sources = validationSources(s.data);
     let valLoss: number | null = null, valTokens = 0;
     if (sources.length > 0) {
-      valLoss = await validationLoss(model, sources, {
+      const r = await mixtureValidationLoss(model, sources, {
         seqLen: s.hparams.seqLen,
         batchSize: s.hparams.microBatchSize,
-        iters: FINAL_EVAL_BATCHES,
-        onBatch: (rows) => valTokens += rows * s.hparams.seqLen,
+        maxBatches: FINAL_EVAL_BATCHES,
       });
+      valLoss = r.loss;
+      valTokens = r.tokens;
     } else {
       log(`warning: ${s.data.map((d) => d.dir).join(", ")}: no validation shards, no validation loss`);
     }

@@ -23,18 +23,22 @@
  * @module
  */
 import { runMain, UserError } from "@tinyllama-ts/cli";
-import { parsePretrainFlags, PRETRAIN_USAGE, type PretrainFlags } from "./flags.ts";
+import { parsePretrainFlags, PRETRAIN_USAGE, type PretrainFlags, trainOptionsFromFlags } from "./flags.ts";
 import { evaluate, prepareBuiltin, type Summary, writeReport } from "./pipeline.ts";
-import { DEFAULT_OUT, train, type TrainResult } from "./train.ts";
+import { DEFAULT_OUT, train, type TrainOptions, type TrainResult } from "./train.ts";
 
 const STAGES = ["prepare", "train", "eval", "report"] as const;
 type Stage = typeof STAGES[number];
 
 /**
  * Runs the command on `args` and returns its exit code (0, or 130/143 after a signal); results go to
- * stdout as JSON lines, messages to stderr.
+ * stdout as JSON lines, messages to stderr. `hooks` reach {@link train} (tests stop a run at chosen
+ * points with them).
  */
-export async function pretrainMain(args: readonly string[]): Promise<number> {
+export async function pretrainMain(
+  args: readonly string[],
+  hooks: Pick<TrainOptions, "onStep" | "onCheckpointWrite"> = {},
+): Promise<number> {
   const start = performance.now();
   const log = (s: string) => console.error(s);
   const seconds = () => (performance.now() - start) / 1000;
@@ -63,7 +67,23 @@ export async function pretrainMain(args: readonly string[]): Promise<number> {
   let builtin: ReturnType<typeof prepareBuiltin> | undefined;
   const defaultData = () => builtin ??= prepareBuiltin(log);
   const trainStep = async (): Promise<TrainResult | number> => {
-    const r = await train({ flags: trainFlags, defaultData });
+    // SIGINT/SIGTERM stop the run after the current step, with a checkpoint.
+    const abort = new AbortController();
+    let stoppedBy: "SIGINT" | "SIGTERM" | undefined;
+    const listeners = (["SIGINT", "SIGTERM"] as const).map((sig) => {
+      const listener = () => {
+        stoppedBy ??= sig;
+        abort.abort(sig);
+      };
+      Deno.addSignalListener(sig, listener);
+      return () => Deno.removeSignalListener(sig, listener);
+    });
+    let r: TrainResult;
+    try {
+      r = await train(trainOptionsFromFlags(trainFlags, { defaultData, signal: abort.signal, ...hooks }));
+    } finally {
+      for (const remove of listeners) remove();
+    }
     if (r.firstLoss !== null && r.lastLoss !== null) {
       const drop = 100 * (1 - r.lastLoss / r.firstLoss);
       const change = drop >= 0 ? `${drop.toFixed(1)}% lower` : `${(-drop).toFixed(1)}% higher`;
@@ -71,9 +91,9 @@ export async function pretrainMain(args: readonly string[]): Promise<number> {
     }
     if (r.interrupted) {
       log(
-        `${r.interrupted}: stopped after step ${r.steps}; checkpoint ${r.checkpoint} (continue with --resume auto)`,
+        `${stoppedBy}: stopped after step ${r.steps}; checkpoint ${r.checkpoint} (continue with --resume auto)`,
       );
-      return r.interrupted === "SIGINT" ? 130 : 143;
+      return stoppedBy === "SIGINT" ? 130 : 143;
     }
     return r;
   };

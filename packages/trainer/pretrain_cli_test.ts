@@ -1,6 +1,6 @@
 // `deno task pretrain` as a user runs it: a subprocess with the task's permissions. Bad input gives one
 // line and exit 2 with nothing written; a SIGKILL at any moment leaves a checkpoint that `--resume auto`
-// continues bit for bit; SIGTERM saves and exits 143; a whole run ends with a report that Chromium renders.
+// continues bit for bit (killed at chosen points: after a step, inside a checkpoint); SIGTERM saves and exits 143; a whole run ends with a report that Chromium renders.
 import assert from "node:assert/strict";
 import { optIn } from "@tinyllama-ts/cli";
 import { dumpDom, findChromium, plottedPoints } from "./_chromium.ts";
@@ -205,15 +205,28 @@ async function killWhen(args: string[], signal: Deno.Signal, ready: () => Promis
 const stepLines = async (out: string) =>
   (await readMetrics(`${out}/metrics.jsonl`)).filter((r) => "loss" in r).length;
 
-Deno.test("SIGKILL at any moment, then --resume auto, gives the uninterrupted run's losses bit for bit", async () => {
+const KILL_AT = new URL("./_kill_at.ts", import.meta.url).pathname;
+
+/** Runs the CLI through the test driver that SIGKILLs itself at `at` (`step:N` or `checkpoint:N`). */
+async function runUntilKilled(at: string, args: string[]) {
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "--allow-write", "--allow-run", KILL_AT, at, ...args],
+    cwd: tmp,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { signal: r.signal, stderr: new TextDecoder().decode(r.stderr) };
+}
+
+Deno.test("SIGKILL after a step and inside a checkpoint, then --resume auto: the uninterrupted run bit for bit", async () => {
   const args = [
     ...BASE,
     "--max-steps",
-    "60",
+    "20",
     "--save-interval",
     "7",
     "--eval-interval",
-    "10",
+    "5",
     "--keep-checkpoints",
     "3",
   ];
@@ -221,52 +234,41 @@ Deno.test("SIGKILL at any moment, then --resume auto, gives the uninterrupted ru
   const s = await runCli([...args, "--out", straight]);
   assert.equal(s.code, 0, s.stderr);
   const expected = await trajectoryOf(straight);
-  assert.equal(expected.filter((r) => r[0] !== "val").length, 60);
+  assert.equal(expected.filter((r) => r[0] !== "val").length, 20);
 
   const out = `${tmp}/killed`;
-  // Kill right after the first checkpoint, then at several points further on: mid-step, mid-validation or
-  // mid-checkpoint, wherever the process happens to be.
-  let kills = 0;
-  const first = await killWhen(
-    [...args, "--out", out],
-    "SIGKILL",
-    async () => (await listCheckpoints(out)).length > 0,
-  );
-  assert.ok(
-    first.killed && first.signal === "SIGKILL",
-    `the first run was killed before it finished: ${first.stderr}`,
-  );
-  kills++;
-  for (const extraSteps of [3, 9, 16]) {
-    const before = await stepLines(out);
-    const r = await killWhen(
-      [...args, "--out", out, "--resume", "auto"],
-      "SIGKILL",
-      async () => (await stepLines(out)) >= Math.min(before + extraSteps, 59),
-    );
-    if (r.killed) kills++;
-    const left = [...Deno.readDirSync(`${out}/checkpoints`)].map((e) => e.name).filter((n) =>
-      n.startsWith(".")
-    );
-    console.log(
-      `killed after ${await stepLines(out)} metrics lines${left.length ? `, mid-checkpoint (${left})` : ""}`,
-    );
-  }
-  assert.ok(kills >= 2, `killed ${kills} times`);
+  const ckpts = () => [...Deno.readDirSync(`${out}/checkpoints`)].map((e) => e.name).sort();
+  // After step 9's metrics line, before its validation: the step-7 checkpoint is the newest.
+  let r = await runUntilKilled("step:9", [...args, "--out", out]);
+  assert.equal(r.signal, "SIGKILL", r.stderr);
+  assert.equal(await stepLines(out), 10);
+  assert.deepEqual(ckpts(), ["step-00000007"]);
+  // Inside the step-14 checkpoint: its tensors written, its state not; the temporary directory is left.
+  r = await runUntilKilled("checkpoint:14", [...args, "--out", out, "--resume", "auto"]);
+  assert.equal(r.signal, "SIGKILL", r.stderr);
+  assert.equal(await stepLines(out), 14);
+  const [tmpDir, ...rest] = ckpts();
+  assert.match(tmpDir, /^\.tmp-step-00000014-/);
+  assert.deepEqual(rest, ["step-00000007"]);
+  // After the last step, before the final validation and checkpoint; the leftover was cleaned up.
+  r = await runUntilKilled("step:19", [...args, "--out", out, "--resume", "auto"]);
+  assert.equal(r.signal, "SIGKILL", r.stderr);
+  assert.equal(await stepLines(out), 20);
+  assert.deepEqual(ckpts(), ["step-00000007", "step-00000014"]);
+
   const last = await runCli([...args, "--out", out, "--resume", "auto"]);
   assert.equal(last.code, 0, last.stderr);
   assert.deepEqual(await trajectoryOf(out), expected);
   // The final model and optimizer state are the same bytes too.
   for (const f of ["model.safetensors", "optimizer.safetensors"]) {
     assert.deepEqual(
-      await Deno.readFile(`${out}/checkpoints/step-00000060/${f}`),
-      await Deno.readFile(`${straight}/checkpoints/step-00000060/${f}`),
+      await Deno.readFile(`${out}/checkpoints/step-00000020/${f}`),
+      await Deno.readFile(`${straight}/checkpoints/step-00000020/${f}`),
       f,
     );
   }
   // Nothing half-written is left behind.
-  const names = [...Deno.readDirSync(`${out}/checkpoints`)].map((e) => e.name).sort();
-  assert.deepEqual(names, ["step-00000049", "step-00000056", "step-00000060"]);
+  assert.deepEqual(ckpts(), ["step-00000007", "step-00000014", "step-00000020"]);
 });
 
 for (const [signal, code] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
@@ -291,7 +293,7 @@ for (const [signal, code] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
 
 // ---- a whole run ----
 
-Deno.test("a flagged run trains, evaluates, samples and writes a report that renders; stages run alone", async () => {
+Deno.test("a flagged run trains, evaluates, samples and writes a report that renders; stages run alone", async (t) => {
   const out = `${tmp}/whole`;
   const r = await runCli([
     ...BASE,
@@ -335,17 +337,19 @@ Deno.test("a flagged run trains, evaluates, samples and writes a report that ren
     html.includes(ev.sample.completion.replaceAll("&", "&amp;").replaceAll("<", "&lt;").slice(0, 10)),
   );
   const chromium = await findChromium();
-  if (!chromium) {
-    assert.ok(
-      !optIn("TINYLLAMA_REQUIRE_CHROMIUM"),
-      "TINYLLAMA_REQUIRE_CHROMIUM is set but chromium is missing",
-    );
-    console.warn("chromium not found: the report's rendering is not checked");
-    return;
-  }
-  const dom = await dumpDom(chromium, `${out}/report.html`);
-  assert.match(dom, /data-plots="4"/);
-  assert.deepEqual(plottedPoints(dom), { loss: 30, val_loss: 3, lr: 30, throughput: 30 });
+  await t.step({
+    name: chromium
+      ? "the report renders in headless Chromium"
+      : "the report renders in headless Chromium (no chromium found: skipped; TINYLLAMA_REQUIRE_CHROMIUM=1 fails instead)",
+    // Skipped visibly without Chromium, unless TINYLLAMA_REQUIRE_CHROMIUM=1 makes its absence a failure.
+    ignore: chromium === null && !optIn("TINYLLAMA_REQUIRE_CHROMIUM"),
+    fn: async () => {
+      assert.ok(chromium, "TINYLLAMA_REQUIRE_CHROMIUM is set but chromium is missing");
+      const dom = await dumpDom(chromium, `${out}/report.html`);
+      assert.match(dom, /data-plots="4"/);
+      assert.deepEqual(plottedPoints(dom), { loss: 30, val_loss: 3, lr: 30, throughput: 30 });
+    },
+  });
 });
 
 Deno.test("cleanup", async () => {

@@ -1,7 +1,8 @@
 /**
- * One optimizer step of TinyLlama's loop: zero the gradients, run `accumulation` micro-batches forward
- * and backward (each gradient scaled by 1/accumulation, so they sum to the global batch's mean), then
- * clip and update, unless the loss or the gradient norm is not finite.
+ * One optimizer step of TinyLlama's loop, in its two halves: accumulate the gradient of the global batch
+ * (zero the gradients, run `accumulation` micro-batches forward and backward, each scaled by
+ * 1/accumulation so they sum to the global batch's mean), then clip and update, unless the loss or the
+ * gradient norm is not finite. A data-parallel run all-reduces the gradients between the halves.
  *
  * @module
  */
@@ -20,7 +21,46 @@ export interface StepOutcome {
 }
 
 /**
- * Runs one step at learning rate `lr` over `accumulation` batches from `nextBatch`.
+ * Zeroes the gradients and accumulates those of `accumulation` micro-batches from `nextBatch`; returns
+ * the mean loss over them.
+ *
+ * @example
+ * ```ts ignore
+ * const loss = await accumulateGradients(model, () => sampler.nextBatch(8), 4);
+ * ```
+ */
+export async function accumulateGradients(
+  model: Model,
+  nextBatch: () => Batch,
+  accumulation: number,
+): Promise<number> {
+  model.zeroGrad();
+  let loss = 0;
+  for (let i = 0; i < accumulation; i++) {
+    const b = nextBatch();
+    const r = await model.forward(b.inputs, b.targets, { batch: b.batchSize, lossScale: 1 / accumulation });
+    model.backward();
+    loss += (r.loss ?? NaN) / accumulation;
+  }
+  return loss;
+}
+
+/**
+ * Clips and applies the accumulated gradients at learning rate `lr`, unless `loss` is not finite.
+ *
+ * @example
+ * ```ts ignore
+ * const { gradNorm, applied } = await applyGradients(optimizer, loss, 4e-4);
+ * ```
+ */
+export async function applyGradients(optimizer: Optimizer, loss: number, lr: number): Promise<StepOutcome> {
+  if (!Number.isFinite(loss)) return { loss, gradNorm: NaN, applied: false };
+  const { gradNorm, applied } = await optimizer.update(lr);
+  return { loss, gradNorm, applied };
+}
+
+/**
+ * Runs one whole step at learning rate `lr` over `accumulation` batches from `nextBatch`.
  *
  * @example
  * ```ts ignore
@@ -34,15 +74,5 @@ export async function optimizerStep(
   accumulation: number,
   lr: number,
 ): Promise<StepOutcome> {
-  model.zeroGrad();
-  let loss = 0;
-  for (let i = 0; i < accumulation; i++) {
-    const b = nextBatch();
-    const r = await model.forward(b.inputs, b.targets, { batch: b.batchSize, lossScale: 1 / accumulation });
-    model.backward();
-    loss += (r.loss ?? NaN) / accumulation;
-  }
-  if (!Number.isFinite(loss)) return { loss, gradNorm: NaN, applied: false };
-  const { gradNorm, applied } = await optimizer.update(lr);
-  return { loss, gradNorm, applied };
+  return await applyGradients(optimizer, await accumulateGradients(model, nextBatch, accumulation), lr);
 }

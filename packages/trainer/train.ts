@@ -1,18 +1,33 @@
 /**
- * The training loop of `deno task pretrain`, TinyLlama's recipe: per optimizer step, set the cosine
- * learning rate, accumulate `global / micro` micro-batches of gradient (each scaled by 1/accumulation),
- * clip the global norm, step AdamW; validate and checkpoint at their intervals. It reads top to bottom:
- * resolve the run (fresh, resumed or from a Hugging Face checkpoint), check every input before anything
- * is written, then loop.
+ * The training loop of `deno task pretrain`, TinyLlama's recipe, as a function a program calls:
+ * {@link train} takes typed options (the CLI parses its flags into them) and reads as lit-gpt's pretrain
+ * does, setup then fit.
+ *
+ * - {@link setup}: resolve the run (fresh, resumed or from a Hugging Face checkpoint), its model config
+ *   and hyper-parameters, open the training and validation data, create the backend, the model and the
+ *   optimizer. Every input is checked here, before anything is written.
+ * - `fit`: per optimizer step, set the cosine learning rate, accumulate `global / micro` micro-batches of
+ *   gradient, clip the global norm, step AdamW; validate and checkpoint at their intervals; stop after a
+ *   step when `signal` aborts.
+ *
+ * Data-parallel training will slot in at two marked places: the gradients (and the loss) are all-reduced
+ * between accumulation and the update, and only the writing rank gets a {@link RunFiles} that writes.
  *
  * @module
  */
 import { Progress, UserError } from "@tinyllama-ts/cli";
-import { type DataSpec, openDataset } from "@tinyllama-ts/data";
+import { type DataSpec, iterateBlocks, type MixtureSampler, openDataset } from "@tinyllama-ts/data";
 import type { Backend } from "@tinyllama-ts/backend";
 import { createBackend } from "@tinyllama-ts/backends";
-import { configFromHf, loadHfCheckpoint, saveHfCheckpoint, TOKENIZER_FILES } from "@tinyllama-ts/checkpoint";
-import { Model, type ModelConfig, resolveConfig } from "@tinyllama-ts/model";
+import {
+  configFromHf,
+  type HfExtras,
+  loadHfCheckpoint,
+  saveHfCheckpoint,
+  TOKENIZER_FILES,
+} from "@tinyllama-ts/checkpoint";
+import { mixtureValidationLoss, validationSources } from "@tinyllama-ts/eval";
+import { Model, type ModelConfig, parseConfig, resolveConfig } from "@tinyllama-ts/model";
 import { cosineLr, Optimizer, paramSlots } from "@tinyllama-ts/optim";
 import { loadTokenizer } from "@tinyllama-ts/tokenizer";
 import {
@@ -24,12 +39,17 @@ import {
   TRAINER_STATE_FILE,
   type TrainerState,
 } from "./checkpoint.ts";
-import type { PretrainFlags } from "./flags.ts";
-import { accumulationSteps, checkHparams, DEFAULT_HPARAMS, type Hparams } from "./hparams.ts";
+import {
+  accumulationSteps,
+  checkHparams,
+  DEFAULT_HPARAMS,
+  type Hparams,
+  type ResolvedHparams,
+} from "./hparams.ts";
 import { MetricsLog, readMetrics, type StepRecord, type ValRecord } from "./metrics.ts";
-import { optimizerStep } from "./step.ts";
+import { loadOptimizerState, saveOptimizerState } from "./optimizer_state.ts";
+import { accumulateGradients, applyGradients } from "./step.ts";
 import { fp32PeakFlops, trainingFlopsPerToken } from "./mfu.ts";
-import { validationLoss, validationSources } from "./validation.ts";
 
 /** The run directory when `--out` is not given. */
 export const DEFAULT_OUT = "runs/pretrain";
@@ -38,11 +58,39 @@ export const DEFAULT_CONFIG = "micro-4l-4k";
 /** Non-finite steps in a row that stop the run. */
 export const MAX_NON_FINITE_STREAK = 5;
 
-/** Options of {@link train}. */
-export interface TrainOptions {
-  flags: PretrainFlags;
-  /** The data and tokenizer when `--data` is not given (the built-in corpus). */
+/**
+ * Options of {@link train}: the hyper-parameters ({@link Hparams}; those not given default to a resumed
+ * checkpoint's, then to {@link DEFAULT_HPARAMS}), where the model and data come from, and hooks.
+ */
+export interface TrainOptions extends Partial<Hparams> {
+  /** The run directory; must be empty unless resuming. */
+  out: string;
+  /**
+   * The model: a preset name, a lit-gpt-style config JSON file, or a config. Default: the resumed
+   * checkpoint's, else `initFrom`'s, else {@link DEFAULT_CONFIG}.
+   */
+  config?: string | ModelConfig;
+  /** A Hugging Face checkpoint directory to start from (its config is the model's). */
+  initFrom?: string;
+  /** The training mixture. Default: the resumed checkpoint's, else `defaultData`. */
+  data?: readonly DataSpec[];
+  /** The tokenizer the data was made with (checked against the vocabulary; copied into checkpoints). */
+  tokenizer?: string;
+  /** `"auto"`: continue the newest whole checkpoint in `out` (or start fresh); a path: that checkpoint. */
+  resume?: "auto" | string;
+  /** The data and tokenizer when neither `data` nor a resumed checkpoint gives them. */
   defaultData?: () => Promise<{ data: DataSpec[]; tokenizer: string }>;
+  /** Aborting saves a checkpoint after the current step and returns `interrupted: true`. */
+  signal?: AbortSignal;
+  /** Called with each step's metrics record, after it is logged. */
+  onStep?: (record: StepRecord) => void | Promise<void>;
+  /** Called with each validation's record, after it is logged. */
+  onValidation?: (record: ValRecord) => void | Promise<void>;
+  /**
+   * Called while a checkpoint is written: its tensors are in the temporary directory `dir`, its state
+   * file and rename are still to come. For tests of what a crash at that moment leaves.
+   */
+  onCheckpointWrite?: (dir: string, step: number) => void | Promise<void>;
   /** Messages for the user (default: stderr). */
   log?: (line: string) => void;
   /** Show the progress bar even when stderr is not a terminal. */
@@ -64,261 +112,421 @@ export interface TrainResult {
   firstLoss: number | null;
   lastLoss: number | null;
   valLoss: number | null;
-  /** The signal that stopped the run early, after saving. */
-  interrupted?: "SIGINT" | "SIGTERM";
+  /** Present (true) when `signal` stopped the run early, after saving. */
+  interrupted?: true;
 }
 
 /**
- * Trains as the flags say. Every input is checked before the first write; a bad one is a one-line
- * {@link UserError}. SIGINT/SIGTERM save a checkpoint after the current step and return `interrupted`.
+ * Trains as `opts` say. Every input is checked before the first write; a bad one is a one-line
+ * {@link UserError}.
  *
  * @example
  * ```ts ignore
- * import { parsePretrainFlags, train } from "@tinyllama-ts/trainer";
- * const result = await train({ flags: parsePretrainFlags(["--data", "data/corpus", "--max-steps", "20"]) });
+ * import { train } from "@tinyllama-ts/trainer";
+ * const r = await train({ out: "runs/a", config: "micro-4l-4k", data: [{ dir: "data/corpus", weight: 1 }],
+ *   maxSteps: 100, microBatchSize: 8, globalBatchSize: 32, lr: 3e-3 });
+ * console.log(r.checkpoint, r.lastLoss);
  * ```
  */
 export async function train(opts: TrainOptions): Promise<TrainResult> {
-  const flags = opts.flags;
+  const run = await setup(opts);
+  try {
+    return await fit(run, opts);
+  } finally {
+    run.release();
+  }
+}
+
+/** Everything {@link setup} resolved and opened: what the loop needs. */
+export interface Run {
+  out: string;
+  config: ModelConfig;
+  hp: ResolvedHparams;
+  data: DataSpec[];
+  tokenizer: string | null;
+  initFrom: string | null;
+  /** The checkpoint continued, if any. */
+  resumed: { path: string; state: TrainerState } | null;
+  backend: Backend;
+  model: Model;
+  optimizer: Optimizer;
+  sampler: MixtureSampler;
+  /** The sources with validation shards (checked readable), weights renormalised. */
+  valSources: DataSpec[];
+  /** BOS/EOS ids of the checkpoint the model came from, kept in every checkpoint written. */
+  tokenIds: Pick<HfExtras, "bosTokenId" | "eosTokenId"> | null;
+  /** Releases the backend, model, optimizer and data, in reverse order of creation. */
+  release(): void;
+}
+
+/**
+ * Resolves and checks the run, opens its data and builds its model and optimizer. Writes nothing.
+ *
+ * @example
+ * ```ts ignore
+ * const run = await setup({ out: "runs/a", config: "micro-4l-4k", data: [{ dir: "data/corpus", weight: 1 }] });
+ * run.release();
+ * ```
+ */
+export async function setup(opts: TrainOptions): Promise<Run> {
   const log = opts.log ?? ((s: string) => console.error(s));
-  const out = flags.out ?? DEFAULT_OUT;
+  const out = opts.out;
 
   // ---- the run: fresh, or continuing a checkpoint ----
-  let resume: { path: string; state: TrainerState } | null = null;
-  if (flags.resume === "auto") {
-    resume = await latestCheckpoint(out, (w) => log(`warning: ${w}`));
-  } else if (flags.resume !== undefined) {
-    resume = { path: flags.resume, state: await readCheckpoint(flags.resume) };
+  let resumed: Run["resumed"] = null;
+  if (opts.resume === "auto") {
+    resumed = await latestCheckpoint(out, (w) => log(`warning: ${w}`));
+  } else if (opts.resume !== undefined) {
+    resumed = { path: opts.resume, state: await readCheckpoint(opts.resume) };
   } else if (await isNonEmptyDir(out)) {
     throw new UserError(`${out} is not empty: pass --resume auto to continue that run, or another --out`);
   }
-  if (resume && flags.initFrom) throw new UserError("--init-from and --resume exclude each other");
-  const saved = resume?.state;
-  const hpGiven: Hparams = { ...DEFAULT_HPARAMS, ...saved?.hparams, ...flags.hparams };
+  if (resumed && opts.initFrom) throw new UserError("--init-from and --resume exclude each other");
+  const saved = resumed?.state;
 
-  // ---- the model's configuration ----
-  let config: ModelConfig;
-  if (saved) {
-    config = saved.config;
-    if (flags.config) {
-      const given = await resolveConfig(flags.config);
-      if (!sameArchitecture(given, config)) {
-        throw new UserError(
-          `--config ${flags.config} differs from the checkpoint's model (${describe(config)})`,
-        );
-      }
-    }
-  } else if (flags.initFrom) {
-    config = await readHfConfig(flags.initFrom);
-  } else {
-    config = await resolveConfig(flags.config ?? DEFAULT_CONFIG);
-  }
-  const hp = checkHparams(hpGiven, config.block_size);
+  // ---- the model's configuration and the hyper-parameters ----
+  const config = await modelConfig(opts, saved);
+  const hp = checkHparams(
+    { ...DEFAULT_HPARAMS, ...saved?.hparams, ...givenHparams(opts) },
+    config.block_size,
+  );
 
-  // ---- data and tokenizer ----
-  let data = flags.data.length > 0 ? flags.data : saved?.data ?? [];
-  let tokenizer = flags.tokenizer ?? saved?.tokenizer ?? null;
+  // ---- data (training and validation) and tokenizer ----
+  let data = opts.data?.length ? [...opts.data] : saved?.data ?? [];
+  let tokenizer = opts.tokenizer ?? saved?.tokenizer ?? null;
   if (data.length === 0) {
     if (!opts.defaultData) throw new UserError("no --data given");
     const d = await opts.defaultData();
     data = d.data;
     tokenizer ??= d.tokenizer;
   }
-  const sampler = openDataset(data, { seqLen: hp.seqLen, seed: hp.seed, state: saved?.sampler });
-  // Released in reverse order when the run ends, however it ends.
-  const cleanup: (() => void)[] = [() => sampler.close()];
+  const release: (() => void)[] = [];
+  const releaseAll = () => {
+    for (const r of release.reverse()) r();
+  };
   try {
-    if (sampler.vocabSize !== undefined && sampler.vocabSize > config.vocab_size) {
-      throw new UserError(
-        `the data was tokenized with ${sampler.vocabSize} pieces, more than the model's vocab_size ${config.vocab_size}`,
-      );
-    }
-    if (tokenizer !== null) {
-      const tok = await loadTokenizer(tokenizer);
-      if (tok.vocabSize > config.vocab_size) {
-        throw new UserError(
-          `${tokenizer} has ${tok.vocabSize} pieces, more than the model's vocab_size ${config.vocab_size}`,
-        );
-      }
-    }
+    const sampler = openDataset(data, { seqLen: hp.seqLen, seed: hp.seed, state: saved?.sampler });
+    release.push(() => sampler.close());
     const valSources = validationSources(data);
+    for (const src of valSources) checkReadable(src, hp.seqLen);
+    await checkVocabulary(config, sampler.vocabSize, tokenizer);
 
     // ---- the model and optimizer on the backend ----
     const backend = await createBackend(hp.backend);
-    cleanup.push(() => backend.destroy());
-    let model: Model;
-    if (resume) {
-      model = (await loadHfCheckpoint(resume.path, backend)).model;
-      if (!sameArchitecture(model.config, config)) {
-        throw new UserError(
-          `${resume.path}/config.json disagrees with its ${TRAINER_STATE_FILE} (${describe(config)})`,
-        );
-      }
-    } else if (flags.initFrom) {
-      const loaded = await loadHfCheckpoint(flags.initFrom, backend);
-      model = loaded.model;
-      tokenizer ??= loaded.tokenizerPath;
-    } else {
-      model = new Model(backend, config);
-      model.init(hp.seed, "tinyllama");
-    }
-    cleanup.push(() => model.destroy());
+    release.push(() => backend.destroy());
+    const { model, extras, tokenizerPath } = await loadModel(backend, config, hp, opts.initFrom, resumed);
+    release.push(() => model.destroy());
+    tokenizer ??= tokenizerPath;
     const optimizer = new Optimizer(backend, paramSlots(model), hp);
-    cleanup.push(() => optimizer.free());
-    if (resume) await optimizer.loadState(`${resume.path}/${OPTIMIZER_FILE}`);
-
-    // ---- everything checked: from here on the run directory is written ----
-    const startStep = saved?.step ?? 0;
-    await Deno.mkdir(out, { recursive: true });
-    await removeTemporaries(out);
-    const metrics = await MetricsLog.open(`${out}/metrics.jsonl`, startStep);
-    const accum = accumulationSteps(hp);
-    const stepTokens = hp.globalBatchSize * hp.seqLen;
-    const flopsPerToken = trainingFlopsPerToken(config, model.numParams, hp.seqLen);
-    const peak = fp32PeakFlops(deviceDescription(backend));
-    const schedule = { lr: hp.lr, minLr: hp.minLr, warmupSteps: hp.warmupSteps, maxSteps: hp.maxSteps };
-    const tokenizerFrom = tokenizer !== null && TOKENIZER_FILES.includes(basename(tokenizer))
-      ? dirname(tokenizer)
-      : undefined;
-    let tokens = saved?.tokens ?? 0;
-    let streak = saved?.nonFiniteStreak ?? 0;
-    let lastCheckpoint = resume?.path ?? "";
-    let savedStep = startStep;
-    const t0 = performance.now();
-    const elapsed = () => (saved?.elapsed ?? 0) + (performance.now() - t0) / 1000;
-
-    const save = async (step: number) => {
-      await metrics.sync();
-      lastCheckpoint = await saveCheckpoint(
-        out,
-        {
-          format: "tinyllama-ts/trainer-state",
-          version: 1,
-          step,
-          tokens,
-          elapsed: elapsed(),
-          nonFiniteStreak: streak,
-          sampler: sampler.state(),
-          rng: { seed: hp.seed },
-          config,
-          hparams: hp,
-          data,
-          tokenizer,
-          initFrom: saved?.initFrom ?? flags.initFrom ?? null,
-        },
-        hp.keepCheckpoints,
-        async (dir) => {
-          await saveHfCheckpoint(model, dir, { tokenizerFrom });
-          await optimizer.saveState(`${dir}/${OPTIMIZER_FILE}`);
-        },
-      );
-      savedStep = step;
+    release.push(() => optimizer.free());
+    if (resumed) await loadOptimizerState(optimizer, `${resumed.path}/${OPTIMIZER_FILE}`);
+    return {
+      out,
+      config,
+      hp,
+      data,
+      tokenizer,
+      initFrom: saved?.initFrom ?? opts.initFrom ?? null,
+      resumed,
+      backend,
+      model,
+      optimizer,
+      sampler,
+      valSources,
+      tokenIds: extras ? { bosTokenId: extras.bosTokenId, eosTokenId: extras.eosTokenId } : null,
+      release: releaseAll,
     };
+  } catch (e) {
+    releaseAll();
+    throw e;
+  }
+}
 
-    let stop: "SIGINT" | "SIGTERM" | undefined;
-    const onInt = () => stop = "SIGINT", onTerm = () => stop = "SIGTERM";
-    Deno.addSignalListener("SIGINT", onInt);
-    Deno.addSignalListener("SIGTERM", onTerm);
-    if (startStep < hp.maxSteps) {
-      const size = `${(model.numParams / 1e6).toFixed(2)}M parameters`;
-      const micro = accum > 1 ? ` (${accum} micro-batches of ${hp.microBatchSize})` : "";
-      log(
-        `training ${config.name} (${size}) on ${backend.info.name}: steps ${startStep}..${
-          hp.maxSteps - 1
-        }, ` +
-          `${hp.globalBatchSize}×${hp.seqLen} tokens a step${micro} → ${out}`,
-      );
-    } else {
-      log(`${out}: already trained to step ${startStep} of ${hp.maxSteps}`);
-    }
-    const bar = new Progress({ total: hp.maxSteps - startStep, label: "step", forceTty: opts.forceProgress });
-    try {
-      for (let step = startStep; step < hp.maxSteps; step++) {
-        // ---- one optimizer step ----
-        const stepStart = performance.now();
-        const lr = cosineLr(step, schedule);
-        const { loss, gradNorm, applied } = await optimizerStep(
-          model,
-          optimizer,
-          () => sampler.nextBatch(hp.microBatchSize),
-          accum,
-          lr,
-        );
-        const seconds = (performance.now() - stepStart) / 1000;
-        tokens += stepTokens;
-        const record: StepRecord = {
-          step,
-          loss: Number.isFinite(loss) ? loss : null,
-          lr,
-          grad_norm: Number.isFinite(gradNorm) ? gradNorm : null,
-          tokens,
-          tokens_per_sec: stepTokens / seconds,
-          elapsed: elapsed(),
-        };
-        if (peak !== undefined) record.mfu = (flopsPerToken * stepTokens) / seconds / peak;
-        if (applied) {
-          streak = 0;
-        } else {
-          record.skipped = true;
-          streak++;
-          const what = Number.isFinite(loss) ? "gradient norm" : "loss";
-          log(`\nwarning: step ${step}: non-finite ${what}; step skipped`);
-        }
-        metrics.append(record);
-        bar.update(
-          step + 1 - startStep,
-          `${step + 1}/${hp.maxSteps} loss ${fmt(loss)} ${fmtRate(record.tokens_per_sec)} tok/s`,
-        );
-        if (streak >= MAX_NON_FINITE_STREAK) {
-          const from = lastCheckpoint || "a fresh start";
-          throw new UserError(
-            `stopping: ${streak} non-finite steps in a row (steps ${step - streak + 1}–${step}); the run ` +
-              `diverged, resume from ${from} with a lower --lr`,
-          );
-        }
+/** The loop: from the run's step to `maxSteps`, then the result. */
+async function fit(run: Run, opts: TrainOptions): Promise<TrainResult> {
+  const log = opts.log ?? ((s: string) => console.error(s));
+  const { out, config, hp, model, optimizer, sampler } = run;
+  const saved = run.resumed?.state;
+  const startStep = saved?.step ?? 0;
+  const accum = accumulationSteps(hp);
+  const stepTokens = hp.globalBatchSize * hp.seqLen;
+  const flopsPerToken = trainingFlopsPerToken(config, model.numParams, hp.seqLen);
+  const peak = run.backend.info.gpu ? fp32PeakFlops(run.backend.info.device) : undefined;
+  const schedule = { lr: hp.lr, minLr: hp.minLr, warmupSteps: hp.warmupSteps, maxSteps: hp.maxSteps };
+  let tokens = saved?.tokens ?? 0;
+  let streak = saved?.nonFiniteStreak ?? 0;
+  const t0 = performance.now();
+  const elapsed = () => (saved?.elapsed ?? 0) + (performance.now() - t0) / 1000;
 
-        // ---- validation and checkpoints ----
-        const last = step === hp.maxSteps - 1;
-        if (valSources.length > 0 && (last || (hp.evalInterval > 0 && (step + 1) % hp.evalInterval === 0))) {
-          const valLoss = await validationLoss(model, valSources, {
-            seqLen: hp.seqLen,
-            batchSize: hp.microBatchSize,
-            iters: hp.evalIters,
-          });
-          const v: ValRecord = { step, val_loss: valLoss, val_ppl: Math.exp(valLoss), elapsed: elapsed() };
-          metrics.append(v);
-        }
-        // A macrotask turn, so that the signal listeners run: on a CPU backend every await above resolves
-        // as a microtask and would keep them waiting until the end of the run.
-        await new Promise((resolve) => setTimeout(resolve, 0));
-        if (last || (hp.saveInterval > 0 && (step + 1) % hp.saveInterval === 0) || stop) await save(step + 1);
-        if (stop) break;
+  // A data-parallel run gives every rank but the writing one a RunFiles that writes nothing.
+  const files = await RunFiles.open(run, opts.onCheckpointWrite);
+  const state = (step: number): Omit<TrainerState, "files"> => ({
+    step,
+    tokens,
+    elapsed: elapsed(),
+    nonFiniteStreak: streak,
+    sampler: sampler.state(),
+    rng: { seed: hp.seed },
+    config,
+    hparams: hp,
+    data: run.data,
+    tokenizer: run.tokenizer,
+    initFrom: run.initFrom,
+  });
+
+  log(
+    startStep < hp.maxSteps
+      ? `training ${config.name} (${
+        (model.numParams / 1e6).toFixed(2)
+      }M parameters) on ${run.backend.info.name}: ` +
+        `steps ${startStep}..${hp.maxSteps - 1}, ${hp.globalBatchSize}×${hp.seqLen} tokens a step` +
+        `${accum > 1 ? ` (${accum} micro-batches of ${hp.microBatchSize})` : ""} → ${out}`
+      : `${out}: already trained to step ${startStep} of ${hp.maxSteps}`,
+  );
+  const bar = new Progress({ total: hp.maxSteps - startStep, label: "step", forceTty: opts.forceProgress });
+  let step = startStep;
+  try {
+    for (; step < hp.maxSteps; step++) {
+      // ---- one optimizer step ----
+      const stepStart = performance.now();
+      const lr = cosineLr(step, schedule);
+      const loss = await accumulateGradients(model, () => sampler.nextBatch(hp.microBatchSize), accum);
+      // (Data-parallel: all-reduce the gradients and the loss across ranks here.)
+      const { gradNorm, applied } = await applyGradients(optimizer, loss, lr);
+      const seconds = (performance.now() - stepStart) / 1000;
+      tokens += stepTokens;
+      streak = applied ? 0 : streak + 1;
+      const record: StepRecord = {
+        step,
+        loss: Number.isFinite(loss) ? loss : null,
+        lr,
+        grad_norm: Number.isFinite(gradNorm) ? gradNorm : null,
+        tokens,
+        tokens_per_sec: stepTokens / seconds,
+        elapsed: elapsed(),
+      };
+      if (peak !== undefined) record.mfu = (flopsPerToken * stepTokens) / seconds / peak;
+      if (!applied) {
+        record.skipped = true;
+        log(
+          `\nwarning: step ${step}: non-finite ${
+            Number.isFinite(loss) ? "gradient norm" : "loss"
+          }; step skipped`,
+        );
       }
-    } finally {
-      Deno.removeSignalListener("SIGINT", onInt);
-      Deno.removeSignalListener("SIGTERM", onTerm);
-      if (tokens > (saved?.tokens ?? 0)) bar.done();
-      metrics.close();
-    }
+      files.append(record);
+      await opts.onStep?.(record);
+      bar.update(
+        step + 1 - startStep,
+        `${step + 1}/${hp.maxSteps} loss ${fmt(loss)} ${fmtRate(record.tokens_per_sec)} tok/s`,
+      );
+      if (streak >= MAX_NON_FINITE_STREAK) {
+        throw new UserError(
+          `stopping: ${streak} non-finite steps in a row (steps ${step - streak + 1}–${step}); the run ` +
+            `diverged, resume from ${files.lastCheckpoint || "a fresh start"} with a lower --lr`,
+        );
+      }
 
-    const all = await readMetrics(`${out}/metrics.jsonl`);
+      // ---- validation and checkpoints ----
+      const last = step === hp.maxSteps - 1;
+      if (run.valSources.length > 0 && (last || every(hp.evalInterval, step))) {
+        const { loss: valLoss } = await mixtureValidationLoss(model, run.valSources, {
+          seqLen: hp.seqLen,
+          batchSize: hp.microBatchSize,
+          maxBatches: hp.evalIters,
+        });
+        const v: ValRecord = { step, val_loss: valLoss, val_ppl: Math.exp(valLoss), elapsed: elapsed() };
+        files.append(v);
+        await opts.onValidation?.(v);
+      }
+      // A macrotask turn, so that signal listeners (and an AbortController's callers) run: on a CPU
+      // backend every await above resolves as a microtask and would keep them waiting to the end.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      const stop = opts.signal?.aborted ?? false;
+      if (last || every(hp.saveInterval, step) || stop) await files.save(model, optimizer, state(step + 1));
+      if (stop) {
+        step++;
+        break;
+      }
+    }
+  } finally {
+    if (step > startStep) bar.done();
+    files.close();
+  }
+  const summary = await files.summary();
+  return {
+    out,
+    checkpoint: files.lastCheckpoint,
+    steps: files.savedStep,
+    stepsThisRun: files.savedStep - startStep,
+    tokens,
+    seconds: elapsed(),
+    ...summary,
+    ...(opts.signal?.aborted ? { interrupted: true as const } : {}),
+  };
+}
+
+/**
+ * What a run writes into its directory: the metrics file and the checkpoints (the Deno file I/O of the
+ * loop, at its edge). Opening it is the point after which the run directory is written.
+ */
+class RunFiles {
+  lastCheckpoint: string;
+  savedStep: number;
+  readonly #run: Run;
+  readonly #metrics: MetricsLog;
+  readonly #onWrite?: (dir: string, step: number) => void | Promise<void>;
+  readonly #tokenizerFrom?: string;
+
+  private constructor(
+    run: Run,
+    metrics: MetricsLog,
+    onWrite?: (dir: string, step: number) => void | Promise<void>,
+  ) {
+    this.#run = run;
+    this.#metrics = metrics;
+    this.#onWrite = onWrite;
+    this.lastCheckpoint = run.resumed?.path ?? "";
+    this.savedStep = run.resumed?.state.step ?? 0;
+    const t = run.tokenizer;
+    this.#tokenizerFrom = t !== null && TOKENIZER_FILES.includes(basename(t)) ? dirname(t) : undefined;
+  }
+
+  static async open(
+    run: Run,
+    onWrite?: (dir: string, step: number) => void | Promise<void>,
+  ): Promise<RunFiles> {
+    await Deno.mkdir(run.out, { recursive: true });
+    await removeTemporaries(run.out);
+    const metrics = await MetricsLog.open(`${run.out}/metrics.jsonl`, run.resumed?.state.step ?? 0);
+    return new RunFiles(run, metrics, onWrite);
+  }
+
+  append(record: StepRecord | ValRecord): void {
+    this.#metrics.append(record);
+  }
+
+  /** Writes the checkpoint of `state.step` (the metrics synced first, so they cover it). */
+  async save(model: Model, optimizer: Optimizer, state: Omit<TrainerState, "files">): Promise<void> {
+    await this.#metrics.sync();
+    this.lastCheckpoint = await saveCheckpoint(
+      this.#run.out,
+      state,
+      this.#run.hp.keepCheckpoints,
+      async (dir) => {
+        await saveHfCheckpoint(model, dir, { tokenizerFrom: this.#tokenizerFrom, ...this.#run.tokenIds });
+        await saveOptimizerState(optimizer, `${dir}/${OPTIMIZER_FILE}`);
+        await this.#onWrite?.(dir, state.step);
+      },
+    );
+    this.savedStep = state.step;
+  }
+
+  close(): void {
+    this.#metrics.close();
+  }
+
+  /** The first and last training losses and the last validation loss of the whole run. */
+  async summary(): Promise<Pick<TrainResult, "firstLoss" | "lastLoss" | "valLoss">> {
+    const all = await readMetrics(`${this.#run.out}/metrics.jsonl`);
     const losses = all.filter((r): r is StepRecord => "loss" in r && r.loss !== null);
     const vals = all.filter((r): r is ValRecord => "val_loss" in r);
     return {
-      out,
-      checkpoint: lastCheckpoint,
-      steps: savedStep,
-      stepsThisRun: savedStep - startStep,
-      tokens,
-      seconds: elapsed(),
       firstLoss: losses[0]?.loss ?? null,
       lastLoss: losses.at(-1)?.loss ?? null,
       valLoss: vals.at(-1)?.val_loss ?? null,
-      ...(stop ? { interrupted: stop } : {}),
     };
-  } finally {
-    for (const release of cleanup.reverse()) release();
   }
+}
+
+/** The hyper-parameters among `opts` (those given, not undefined). */
+function givenHparams(opts: TrainOptions): Partial<Hparams> {
+  const given: Record<string, unknown> = {};
+  for (const k of Object.keys(DEFAULT_HPARAMS) as (keyof Hparams)[]) {
+    if (opts[k] !== undefined) given[k] = opts[k];
+  }
+  return given as Partial<Hparams>;
+}
+
+/** The model's config: the resumed checkpoint's (a given one must agree), `initFrom`'s, or the given one. */
+async function modelConfig(opts: TrainOptions, saved: TrainerState | undefined): Promise<ModelConfig> {
+  const given = opts.config === undefined
+    ? undefined
+    : typeof opts.config === "string"
+    ? await resolveConfig(opts.config)
+    : parseConfig(opts.config, "config");
+  if (saved) {
+    if (given && !sameArchitecture(given, saved.config)) {
+      throw new UserError(
+        `--config ${
+          typeof opts.config === "string" ? opts.config : given.name
+        } differs from the checkpoint's model (${describe(saved.config)})`,
+      );
+    }
+    return saved.config;
+  }
+  if (opts.initFrom) {
+    if (given) {
+      throw new UserError("--config and --init-from exclude each other (a checkpoint brings its config)");
+    }
+    return await readHfConfig(opts.initFrom);
+  }
+  return given ?? await resolveConfig(DEFAULT_CONFIG);
+}
+
+/** The data's and the tokenizer's vocabularies fit the model's. */
+async function checkVocabulary(config: ModelConfig, dataVocab: number | undefined, tokenizer: string | null) {
+  if (dataVocab !== undefined && dataVocab > config.vocab_size) {
+    throw new UserError(
+      `the data was tokenized with ${dataVocab} pieces, more than the model's vocab_size ${config.vocab_size}`,
+    );
+  }
+  if (tokenizer !== null) {
+    const tok = await loadTokenizer(tokenizer);
+    if (tok.vocabSize > config.vocab_size) {
+      throw new UserError(
+        `${tokenizer} has ${tok.vocabSize} pieces, more than the model's vocab_size ${config.vocab_size}`,
+      );
+    }
+  }
+}
+
+/** Opens a validation source's shards and reads its first block: a damaged split fails before step 0. */
+function checkReadable(src: DataSpec, seqLen: number): void {
+  for (const _ of iterateBlocks(src, { seqLen, maxBlocks: 1 })) break;
+}
+
+/** The model: the resumed checkpoint's, `initFrom`'s, or a fresh TinyLlama initialisation. */
+async function loadModel(
+  backend: Backend,
+  config: ModelConfig,
+  hp: ResolvedHparams,
+  initFrom: string | undefined,
+  resumed: Run["resumed"],
+): Promise<{ model: Model; extras: HfExtras | null; tokenizerPath: string | null }> {
+  if (resumed || initFrom) {
+    const dir = resumed?.path ?? initFrom!;
+    const loaded = await loadHfCheckpoint(dir, backend);
+    if (resumed && !sameArchitecture(loaded.model.config, config)) {
+      loaded.model.destroy();
+      throw new UserError(
+        `${dir}/config.json disagrees with its ${TRAINER_STATE_FILE} (${describe(config)})`,
+      );
+    }
+    return {
+      model: loaded.model,
+      extras: loaded.extras,
+      tokenizerPath: resumed ? null : loaded.tokenizerPath,
+    };
+  }
+  const model = new Model(backend, config);
+  model.init(hp.seed, "tinyllama");
+  return { model, extras: null, tokenizerPath: null };
+}
+
+/** Whether an interval of `n` steps (0: never) ends at `step`. */
+function every(n: number, step: number): boolean {
+  return n > 0 && (step + 1) % n === 0;
 }
 
 /** The numeric fields that make two configs the same network (the name aside). */
@@ -358,11 +566,6 @@ async function readHfConfig(dir: string): Promise<ModelConfig> {
     throw new UserError(`${path}: not valid JSON (${(e as Error).message})`);
   }
   return configFromHf(json, path, basename(dir.replace(/\/+$/, "")) || "hf").config;
-}
-
-/** A WebGPU backend's adapter name, if it has one (a CPU backend has no known peak). */
-function deviceDescription(backend: Backend): string | undefined {
-  return backend.info.gpu ? backend.info.device : undefined;
 }
 
 async function isNonEmptyDir(path: string): Promise<boolean> {
