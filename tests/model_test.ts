@@ -21,13 +21,15 @@ const F64_TOL = 1e-10;
 /**
  * An fp32 backend against float64 PyTorch, for a model whose longest reduction sums `k` terms. Each
  * fp32 op rounds its result (unit roundoff u = 2^-24), and the rounding errors of a K-term sum add up
- * like a random walk, to about sqrt(K)·u of the sum of its terms' magnitudes (K·u is the worst case,
- * never approached by round-to-nearest). The longest reductions of a forward and backward are the
- * weight gradients' and attention's sums over positions, and the head's over the vocabulary. The
- * ~30 chained ops of a 2-layer forward and backward compound those errors: measured (max |Δ| / max |ref|
- * over every logit and gradient tensor) they stay below 3.5·sqrt(K)·u on WASM and WebGPU, for K = 96
- * (1.7e-6) as for K = 2048 (9.5e-6). 8·sqrt(K)·u leaves twice that, and is still below what float32
- * RoPE angles cost at 2048 positions (3e-5, see make_fixtures.py), which a backend must not have.
+ * like a random walk, to about sqrt(K)·u of the sum of its terms' magnitudes (K·u is the worst-case
+ * bound, which independent round-to-nearest errors do not approach). The longest reductions of a
+ * forward and backward are the weight gradients' and attention's sums over positions, and the head's
+ * over the vocabulary. The ~30 chained ops of a 2-layer forward and backward compound those errors:
+ * measured (max |Δ| / max |ref| over every logit and gradient tensor) they stay below 3.5·sqrt(K)·u on
+ * WASM and WebGPU, for K = 96 (1.7e-6) as for K = 2048 (9.5e-6). 8·sqrt(K)·u leaves twice that, and is
+ * still below what float32 RoPE angles (as transformers computes them) cost at 2048 positions: 2.4e-5
+ * in the logits, 2.9e-5 in the gradients, so a backend whose cos/sin table rounds the angles to f32
+ * fails rope_2048.
  */
 function fp32Tolerance(k: number): number {
   return 8 * Math.sqrt(k) * 2 ** -24;
