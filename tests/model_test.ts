@@ -1,55 +1,122 @@
-// The model against PyTorch/transformers (fixtures of tests/fixtures/model/make_fixtures.py): loss,
-// logits and every parameter gradient of random tiny GQA Llamas, on every backend; then properties
-// that need no reference (gradient accumulation, the inference path, the KV cache, initialisation).
+// The model against PyTorch/transformers (fixtures of tests/fixtures/model/make_fixtures.py, computed in
+// float64 throughout): loss, logits and every parameter gradient of random tiny Llamas — GQA (gqa_a,
+// gqa_b), multi-query with tied embeddings (mqa_tied), and 2048 positions of RoPE (rope_2048) — on every
+// backend; then properties that need no reference (gradient accumulation, the inference path, the KV
+// cache, initialisation).
 import assert from "node:assert/strict";
 import { isUserError } from "@tinyllama-ts/cli";
-import { ReferenceBackend } from "@tinyllama-ts/backend";
-import { loadHfCheckpoint, openSafetensors } from "@tinyllama-ts/checkpoint";
-import { Model, paramSpecs, PRESETS } from "@tinyllama-ts/model";
-import { BACKENDS, expected, FIXTURES, maxRelError } from "./_harness.ts";
+import { type Backend, ReferenceBackend } from "@tinyllama-ts/backend";
+import { loadHfCheckpoint } from "@tinyllama-ts/checkpoint";
+import { Model, type ModelConfig, paramSpecs, PRESETS } from "@tinyllama-ts/model";
+import { BACKENDS, expected, FIXTURES, maxRelError, type TestBackend } from "./_harness.ts";
+import { Float64ReadBackend, readF64 } from "./_float64.ts";
 
-const LOSS_TOL = 1e-4;
-const GRAD_TOL = 1e-4;
+/**
+ * The f64 reference against float64 PyTorch: the two differ only in the order of their float64
+ * operations, a relative error of a few 2^-53 per reduction (about 1e-14 measured), so 1e-10 leaves
+ * room for nothing but rounding.
+ */
+const F64_TOL = 1e-10;
+
+/**
+ * An fp32 backend against float64 PyTorch, for a model whose longest reduction sums `k` terms. Each
+ * fp32 op rounds its result (unit roundoff u = 2^-24), and the rounding errors of a K-term sum add up
+ * like a random walk, to about sqrt(K)·u of the sum of its terms' magnitudes (K·u is the worst-case
+ * bound, which independent round-to-nearest errors do not approach). The longest reductions of a
+ * forward and backward are the weight gradients' and attention's sums over positions, and the head's
+ * over the vocabulary. The ~30 chained ops of a 2-layer forward and backward compound those errors:
+ * measured (max |Δ| / max |ref| over every logit and gradient tensor) they stay below 3.5·sqrt(K)·u on
+ * WASM and WebGPU, for K = 96 (1.7e-6) as for K = 2048 (9.5e-6). 8·sqrt(K)·u leaves twice that, and is
+ * still below what float32 RoPE angles (as transformers computes them) cost at 2048 positions: 2.4e-5
+ * in the logits, 2.9e-5 in the gradients, so a backend whose cos/sin table rounds the angles to f32
+ * fails rope_2048.
+ */
+function fp32Tolerance(k: number): number {
+  return 8 * Math.sqrt(k) * 2 ** -24;
+}
+
+/** The longest reduction of a forward and backward over `tokens` positions (see {@link fp32Tolerance}). */
+function longestReduction(c: ModelConfig, tokens: number): number {
+  return Math.max(tokens, c.vocab_size, c.n_embd, c.intermediate_size);
+}
+
+/** A fresh backend to compare with float64 PyTorch. */
+async function openBackend(backend: TestBackend): Promise<Backend> {
+  // The reference reads back unrounded, so that the loss and logits keep float64 too.
+  return backend.name === "reference" ? new Float64ReadBackend() : await backend.create();
+}
+
+/** The tolerance of that comparison for `tokens` positions of model `c`. */
+function tolerance(backend: TestBackend, c: ModelConfig, tokens: number): number {
+  return backend.name === "reference" ? F64_TOL : fp32Tolerance(longestReduction(c, tokens));
+}
+
+/**
+ * Our gradients by PyTorch's names: a tied checkpoint has one embedding tensor in PyTorch, whose
+ * gradient is the sum of our embedding's and our (untied copy of the) head's.
+ */
+async function gradsByTorchName(model: Model, tied: boolean): Promise<Map<string, Float64Array>> {
+  const out = new Map<string, Float64Array>();
+  for (let i = 0; i < model.names.length; i++) {
+    out.set(model.names[i], Float64Array.from(await model.readGrad(i)));
+  }
+  if (tied) {
+    const embed = out.get("model.embed_tokens.weight")!, head = out.get("lm_head.weight")!;
+    for (let j = 0; j < embed.length; j++) embed[j] += head[j];
+    out.delete("lm_head.weight");
+  }
+  return out;
+}
+
+/** Every gradient of `model` within `tol` of the fixture's (`ref`, by PyTorch's names). */
+async function assertGradients(model: Model, ref: Map<string, Float64Array>, tied: boolean, tol: number) {
+  const ours = await gradsByTorchName(model, tied);
+  assert.deepEqual([...ref.keys()].filter((n) => n !== "logits").sort(), [...ours.keys()].sort());
+  for (const [name, grad] of ours) {
+    const err = maxRelError(grad, ref.get(name)!);
+    assert.ok(err < tol, `${name}: gradient error ${err} (tolerance ${tol})`);
+  }
+}
+
+const CASES: [string, string][] = [
+  ["gqa_a", "GQA 4/2"],
+  ["gqa_b", "GQA 4/2, rope_theta 500, eps 1e-6"],
+  ["mqa_tied", "one KV head, tied embeddings"],
+  ["rope_2048", "2048 positions of RoPE"],
+];
 
 for (const backend of BACKENDS) {
-  for (const name of ["gqa_a", "gqa_b"]) {
-    backend.test(`model ${backend.name}: ${name} loss, logits and every gradient match PyTorch`, async () => {
+  for (const [name, what] of CASES) {
+    backend.test(`model ${backend.name}: ${name} (${what}) loss, logits and every gradient match PyTorch`, async () => {
       const exp = await expected(name);
-      const { model } = await loadHfCheckpoint(`${FIXTURES}${name}`, await backend.create());
-      const ids = new Int32Array(exp.input_ids.flat()), targets = new Int32Array(exp.targets.flat());
-      const r = await model.forward(ids, targets, { batch: 2, logits: true });
-      assert.equal(r.tokens, 29); // 32 positions, 3 ignored
-      assert.ok(Math.abs(r.loss! - exp.loss) < LOSS_TOL, `loss ${r.loss} vs ${exp.loss}`);
-      model.backward();
-      const ref = await openSafetensors(`${FIXTURES}${name}/grads.safetensors`);
+      const { model, extras } = await loadHfCheckpoint(`${FIXTURES}${name}`, await openBackend(backend));
+      const rows = exp.input_ids.length, T = exp.input_ids[0].length;
+      const tol = tolerance(backend, model.config, rows * T);
+      if (name === "mqa_tied") assert.ok(model.config.n_query_groups === 1 && extras.tiedEmbeddings);
+      if (name === "rope_2048") assert.ok(T === 2048 && model.config.block_size === 2048);
       try {
-        assert.ok(maxRelError(r.logits!, await ref.read("logits")) < 1e-5);
-        assert.deepEqual(ref.names().filter((n) => n !== "logits").sort(), [...model.names].sort());
-        for (let i = 0; i < model.names.length; i++) {
-          const err = maxRelError(await model.readGrad(i), await ref.read(model.names[i]));
-          assert.ok(err < GRAD_TOL, `${model.names[i]}: gradient error ${err}`);
-        }
+        const ids = new Int32Array(exp.input_ids.flat()), targets = new Int32Array(exp.targets.flat());
+        const r = await model.forward(ids, targets, { batch: rows, logits: true });
+        assert.equal(r.tokens, exp.targets.flat().filter((t) => t >= 0).length);
+        const lossErr = Math.abs(r.loss! - exp.loss) / exp.loss;
+        assert.ok(lossErr < tol, `loss ${r.loss} vs ${exp.loss} (tolerance ${tol})`);
+        const ref = await readF64(`${FIXTURES}${name}/grads.safetensors`);
+        const logitsErr = maxRelError(r.logits!, ref.get("logits")!);
+        assert.ok(logitsErr < tol, `logits error ${logitsErr} (tolerance ${tol})`);
+        // (Checked before the backward is queued: a failing test must not leave GPU work behind.)
+        model.backward();
+        await assertGradients(model, ref, extras.tiedEmbeddings, tol);
       } finally {
-        ref.close();
         model.backend.destroy();
       }
     });
   }
 
-  backend.test(`model ${backend.name}: mqa_tied (one KV head, tied head) loss matches PyTorch`, async () => {
-    const exp = await expected("mqa_tied");
-    const { model } = await loadHfCheckpoint(`${FIXTURES}mqa_tied`, await backend.create());
-    const r = await model.forward(new Int32Array(exp.input_ids.flat()), new Int32Array(exp.targets.flat()), {
-      batch: 2,
-    });
-    assert.ok(Math.abs(r.loss! - exp.loss) < LOSS_TOL, `loss ${r.loss} vs ${exp.loss}`);
-    model.backend.destroy();
-  });
-
   backend.test(`model ${backend.name}: micro-batches with lossScale accumulate to PyTorch's gradient`, async () => {
     const exp = await expected("gqa_b");
-    const { model } = await loadHfCheckpoint(`${FIXTURES}gqa_b`, await backend.create());
+    const { model } = await loadHfCheckpoint(`${FIXTURES}gqa_b`, await openBackend(backend));
     const ids = new Int32Array(exp.input_ids.flat()), targets = new Int32Array(exp.targets.flat());
+    const T = exp.input_ids[0].length, tol = tolerance(backend, model.config, 2 * T);
     // Dirty the gradients first: zeroGrad must clear them.
     await model.forward(ids, targets, { batch: 2 });
     model.backward();
@@ -58,7 +125,7 @@ for (const backend of BACKENDS) {
     // Each row is a micro-batch whose loss is its own mean; scaled by its share of the 29 targets,
     // the accumulated gradients are those of the full batch's mean.
     const counts = exp.targets.map((row) => row.filter((t) => t >= 0).length);
-    const total = counts[0] + counts[1], T = exp.input_ids[0].length;
+    const total = counts[0] + counts[1];
     let weighted = 0;
     for (let r = 0; r < 2; r++) {
       const rows = (a: Int32Array) => a.slice(r * T, (r + 1) * T);
@@ -67,15 +134,32 @@ for (const backend of BACKENDS) {
       weighted += out.loss! * counts[r] / total;
       model.backward();
     }
-    assert.ok(Math.abs(weighted - exp.loss) < LOSS_TOL);
-    const ref = await openSafetensors(`${FIXTURES}gqa_b/grads.safetensors`);
     try {
-      for (let i = 0; i < model.names.length; i++) {
-        const err = maxRelError(await model.readGrad(i), await ref.read(model.names[i]));
-        assert.ok(err < GRAD_TOL, `${model.names[i]}: gradient error ${err}`);
+      assert.ok(Math.abs(weighted - exp.loss) / exp.loss < tol, `loss ${weighted} vs ${exp.loss}`);
+      await assertGradients(model, await readF64(`${FIXTURES}gqa_b/grads.safetensors`), false, tol);
+    } finally {
+      model.backend.destroy();
+    }
+  });
+
+  backend.test(`model ${backend.name}: the KV cache at positions 2040 to 2047 gives PyTorch's logits`, async () => {
+    // RoPE with a position offset (the cached path) far from zero: prefill 2040 positions, then one
+    // position at a time; each step's logits are PyTorch's at that position.
+    const exp = await expected("rope_2048");
+    const { model } = await loadHfCheckpoint(`${FIXTURES}rope_2048`, await openBackend(backend));
+    const ids = exp.input_ids[0], T = ids.length, V = model.config.vocab_size, prefill = 2040;
+    const tol = tolerance(backend, model.config, T);
+    const want = (await readF64(`${FIXTURES}rope_2048/grads.safetensors`)).get("logits")!;
+    const cache = model.createCache(1, T);
+    try {
+      let got = await model.forwardCached(Int32Array.from(ids.slice(0, prefill)), cache);
+      for (let pos = prefill - 1; pos < T; pos++) {
+        const err = maxRelError(got, want.subarray(pos * V, (pos + 1) * V));
+        assert.ok(err < tol, `position ${pos}: logits error ${err} (tolerance ${tol})`);
+        if (pos + 1 < T) got = await model.forwardCached(Int32Array.of(ids[pos + 1]), cache);
       }
     } finally {
-      ref.close();
+      model.freeCache(cache);
       model.backend.destroy();
     }
   });
