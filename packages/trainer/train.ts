@@ -7,16 +7,23 @@
  *
  * @module
  */
-import { Progress, UserError } from "@tinyllama-ts/cli";
-import { type DataSpec, openDataset } from "@tinyllama-ts/data";
+import { LOCK_FILE, lockRunDir, Progress, UserError } from "@tinyllama-ts/cli";
+import { checkBlocks, type DataSpec, openDataset } from "@tinyllama-ts/data";
 import type { Backend } from "@tinyllama-ts/backend";
 import { createBackend } from "@tinyllama-ts/backends";
-import { configFromHf, loadHfCheckpoint, saveHfCheckpoint, TOKENIZER_FILES } from "@tinyllama-ts/checkpoint";
+import {
+  checkConfigFits,
+  configFromHf,
+  loadHfCheckpoint,
+  saveHfCheckpoint,
+  TOKENIZER_FILES,
+} from "@tinyllama-ts/checkpoint";
 import { Model, type ModelConfig, resolveConfig } from "@tinyllama-ts/model";
 import { cosineLr, Optimizer, paramSlots } from "@tinyllama-ts/optim";
 import { loadTokenizer } from "@tinyllama-ts/tokenizer";
 import {
   latestCheckpoint,
+  listCheckpoints,
   OPTIMIZER_FILE,
   readCheckpoint,
   removeTemporaries,
@@ -142,6 +149,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       }
     }
     const valSources = validationSources(data);
+    // The validation blocks are read now (headers, ids against the model), not first after training.
+    const valBlocks = hp.evalIters * hp.microBatchSize;
+    for (const s of valSources) {
+      checkBlocks(s, { seqLen: hp.seqLen, maxBlocks: valBlocks, vocabSize: config.vocab_size });
+    }
 
     // ---- the model and optimizer on the backend ----
     const backend = await createBackend(hp.backend);
@@ -159,6 +171,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       model = loaded.model;
       tokenizer ??= loaded.tokenizerPath;
     } else {
+      checkConfigFits(config, backend.info, flags.config ?? DEFAULT_CONFIG); // before any allocation
       model = new Model(backend, config);
       model.init(hp.seed, "tinyllama");
     }
@@ -169,7 +182,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
 
     // ---- everything checked: from here on the run directory is written ----
     const startStep = saved?.step ?? 0;
-    await Deno.mkdir(out, { recursive: true });
+    const lock = await lockRunDir(out, "--out"); // one writer per run directory
+    cleanup.push(() => lock.release());
     await removeTemporaries(out);
     const metrics = await MetricsLog.open(`${out}/metrics.jsonl`, startStep);
     const accum = accumulationSteps(hp);
@@ -365,9 +379,18 @@ function deviceDescription(backend: Backend): string | undefined {
   return backend.info.gpu ? backend.info.device : undefined;
 }
 
+/**
+ * Whether `path` holds a run. What a fresh run that failed before its first checkpoint leaves (its
+ * metrics.jsonl, a checkpoints directory without a checkpoint, its lock file) does not count: the next
+ * fresh run starts over there instead of refusing it.
+ */
 async function isNonEmptyDir(path: string): Promise<boolean> {
   try {
-    for await (const _ of Deno.readDir(path)) return true;
+    for await (const e of Deno.readDir(path)) {
+      if (e.name === "metrics.jsonl" || e.name === LOCK_FILE) continue;
+      if (e.name === "checkpoints" && (await listCheckpoints(path)).length === 0) continue;
+      return true;
+    }
     return false;
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return false;
