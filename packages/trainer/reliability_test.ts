@@ -103,6 +103,36 @@ Deno.test("pretrain: a bad validation shard is found before the first step; --ou
   await absent(out);
 });
 
+Deno.test("pretrain: a train id beyond the vocabulary stops the run; what it left does not block the next", async () => {
+  const data = `${tmp}/badtrain`;
+  await Deno.mkdir(data);
+  const w = new ShardWriter({ dir: data, prefix: "train", chunkSize: 17 * 8, dtype: "uint16", padToken: 1 });
+  await w.add(Array.from({ length: 17 * 8 }, () => 500));
+  await w.finish();
+  const out = `${tmp}/badtrain-run`;
+  const r = await pretrain([
+    "train",
+    "--config",
+    tiny.config,
+    "--data",
+    data,
+    "--max-steps",
+    "3",
+    "--out",
+    out,
+  ]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.ok(!/\n\s+at /.test(r.stderr), r.stderr); // no stack trace; the run's banner, then one line
+  assert.match(
+    r.stderr.trimEnd().split("\n").at(-1)!,
+    /^error: .*badtrain: token 500 in block \d+ is outside the model's vocab_size \(96\)$/,
+  );
+  assert.deepEqual(await listCheckpoints(out), []);
+  const again = await pretrain(["train", ...BASE, "--max-steps", "1", "--out", out]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal((await listCheckpoints(out)).length, 1);
+});
+
 Deno.test("pretrain: a config of 1e9 layers is refused before allocation, within a 64 MB heap", async () => {
   const config = `${tmp}/huge.json`;
   await Deno.writeTextFile(config, JSON.stringify({ ...TINY_CONFIG, n_layer: 1e9 }));

@@ -131,7 +131,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     data = d.data;
     tokenizer ??= d.tokenizer;
   }
-  const sampler = openDataset(data, { seqLen: hp.seqLen, seed: hp.seed, state: saved?.sampler });
+  const sampler = openDataset(data, {
+    seqLen: hp.seqLen,
+    seed: hp.seed,
+    state: saved?.sampler,
+    vocabSize: config.vocab_size, // ids are checked as they are read, naming the data
+  });
   // Released in reverse order when the run ends, however it ends.
   const cleanup: (() => void)[] = [() => sampler.close()];
   try {
