@@ -266,7 +266,7 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareSumma
     const maxInFlight = Math.max(2, 3 * workers);
     const consumeOldest = async () => {
       const next = inFlight.shift()!;
-      await consume(await next.result, next.pieceFiles);
+      await consume(await untilAborted(next.result, opts.aborted, opts.out), next.pieceFiles);
     };
     let pieces: Piece[] = [];
     let pieceFiles: number[] = [];
@@ -306,6 +306,7 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareSumma
     if (opts.progress !== false) bar.done();
     summary.seconds = (performance.now() - start) / 1000;
 
+    if (opts.aborted?.()) throw new PrepareInterrupted(opts.out);
     // Move into place: shards, then the dedup report, then the manifest, which marks a complete dataset.
     for (const split of ["train", "val"] as const) {
       for (const name of writers[split].files) await Deno.rename(`${staging}/${name}`, `${opts.out}/${name}`);
@@ -351,6 +352,31 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareSumma
   } finally {
     pool?.close();
     lock.release(); // and removes OUT if this run created it and it is still empty
+  }
+}
+
+/**
+ * `result`, or a {@link PrepareInterrupted} as soon as `aborted` says so (polled): a batch of one huge
+ * document can keep a worker busy for many seconds, and Ctrl-C should not wait for it.
+ */
+async function untilAborted<T>(
+  result: Promise<T>,
+  aborted: (() => boolean) | undefined,
+  out: string,
+): Promise<T> {
+  if (aborted === undefined) return await result;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const poll = new Promise<never>((_, reject) => {
+    const check = () => {
+      if (aborted()) reject(new PrepareInterrupted(out));
+      else timer = setTimeout(check, 50);
+    };
+    check();
+  });
+  try {
+    return await Promise.race([result, poll]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

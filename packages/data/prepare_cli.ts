@@ -22,6 +22,7 @@ import {
   MAX_CHUNK_SIZE,
   prepareDataset,
   PrepareInterrupted,
+  STAGING_PREFIX,
 } from "./prepare.ts";
 
 const USAGE = `usage: deno task prepare --tokenizer PATH --input PATH [--input PATH]... --out DIR
@@ -33,8 +34,9 @@ const USAGE = `usage: deno task prepare --tokenizer PATH --input PATH [--input P
 /**
  * Runs the prepare CLI on `args`; prints the summary to stderr. Errors are {@link UserError}s. SIGINT or
  * SIGTERM stop it at the next piece read: the partial output is removed, one line says so, and the
- * process exits with 130/143; a second signal exits at once (the next prepare into `--out` removes
- * what is left).
+ * process exits with 130/143; a second signal (not the same one delivered twice) removes the partial
+ * output and exits at once. A SIGKILL leaves a staging directory that the next prepare into `--out`
+ * removes.
  */
 export async function prepareMain(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -79,18 +81,25 @@ export async function prepareMain(args: string[]): Promise<void> {
   if (!["none", "exact", "minhash"].includes(dedup)) {
     throw new UserError(`--dedup ${dedup}: expected none, exact or minhash`);
   }
-  // The first signal stops at the next piece and cleans up; a second one exits at once.
+  // The first signal stops at the next piece and cleans up; a second one exits at once, after removing
+  // the staging directories (this process holds --out's lock, so every one there is its own or stale).
+  // A repeat within REPEAT_MS is the same Ctrl-C delivered twice (`deno task` forwards the terminal's
+  // SIGINT to a child that has already received it) and is ignored.
   let interrupted: Deno.Signal | undefined;
+  let interruptedAt = 0;
   const code = (s: Deno.Signal) => s === "SIGINT" ? 130 : 143;
+  const out = values.out!;
   const listeners = (["SIGINT", "SIGTERM"] as const).map((signal) => {
     const listener = () => {
-      if (interrupted) {
-        console.error(
-          `prepare: ${signal} again, exiting now (the next prepare into ${values.out} cleans up)`,
-        );
-        Deno.exit(code(signal));
+      if (interrupted === undefined) {
+        interrupted = signal;
+        interruptedAt = performance.now();
+        return;
       }
-      interrupted = signal;
+      if (performance.now() - interruptedAt < REPEAT_MS) return;
+      removeStagingSync(out);
+      console.error(`prepare: ${signal} again: stopped at once; removed the partial output`);
+      Deno.exit(code(signal));
     };
     Deno.addSignalListener(signal, listener);
     return [signal, listener] as const;
@@ -113,6 +122,19 @@ export async function prepareMain(args: string[]): Promise<void> {
     Deno.exit(code(interrupted));
   } finally {
     for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
+  }
+}
+
+/** Signals closer together than this are one interruption delivered twice. */
+const REPEAT_MS = 500;
+
+function removeStagingSync(out: string): void {
+  try {
+    for (const e of Deno.readDirSync(out)) {
+      if (e.name.startsWith(STAGING_PREFIX)) Deno.removeSync(`${out}/${e.name}`, { recursive: true });
+    }
+  } catch {
+    // nothing there (yet): the next prepare into --out sweeps whatever is left
   }
 }
 

@@ -184,11 +184,12 @@ Deno.test("prepare: one writer per --out; a staging directory left by a killed r
   });
 });
 
-Deno.test("prepare CLI: SIGINT says what happened, removes the partial output, exits 130", async () => {
+Deno.test("prepare CLI: SIGINT (delivered twice, as by deno task) says what happened, removes the partial output, exits 130", async () => {
   await withTemp(async (tmp) => {
-    // Enough text that prepare is still running when the signal arrives.
-    const line = JSON.stringify({ text: "The quick brown fox jumps over the lazy dog. ".repeat(40) }) + "\n";
-    await Deno.writeTextFile(`${tmp}/big.jsonl`, line.repeat(40000));
+    // One document of 30 MB: a worker is busy with it for seconds, and Ctrl-C must not wait for it.
+    const line = JSON.stringify({ text: "The quick brown fox jumps over the lazy dog. ".repeat(700_000) }) +
+      "\n";
+    await Deno.writeTextFile(`${tmp}/big.jsonl`, line);
     const out = `${tmp}/o`;
     const child = new Deno.Command(Deno.execPath(), {
       args: [
@@ -216,7 +217,10 @@ Deno.test("prepare CLI: SIGINT says what happened, removes the partial output, e
       if (names.some((e) => e.name.startsWith(STAGING_PREFIX))) break;
       await new Promise((r) => setTimeout(r, 10));
     }
+    await new Promise((r) => setTimeout(r, 300)); // into the tokenizing
     child.kill("SIGINT");
+    await new Promise((r) => setTimeout(r, 5));
+    child.kill("SIGINT"); // the same Ctrl-C, forwarded: not a request to stop without cleaning up
     const { code, stderr } = await child.output();
     const text = new TextDecoder().decode(stderr);
     assert.equal(code, 130, text);
