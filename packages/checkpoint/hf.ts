@@ -18,8 +18,8 @@
  * @module
  */
 import { exists, UserError, writeFileAtomic } from "@tinyllama-ts/cli";
-import type { Backend } from "@tinyllama-ts/backend";
-import { headSize, Model, type ModelConfig, parseConfig } from "@tinyllama-ts/model";
+import type { Backend, BackendInfo } from "@tinyllama-ts/backend";
+import { headSize, Model, type ModelConfig, paramSpecs, parseConfig } from "@tinyllama-ts/model";
 import { type FloatDType, openSafetensors, writeSafetensorsCheckpoint } from "./safetensors.ts";
 
 /** Everything of a `config.json` that is not in {@link ModelConfig} but a checkpoint keeps. */
@@ -207,6 +207,114 @@ export function configToHf(
   };
 }
 
+/**
+ * Parameters of a config, from its sizes alone (no list of tensors is built, so an absurd config costs
+ * nothing to measure): embedding and head `V·C` each, per layer two norms `C`, `q`/`o` `C·C`, `k`/`v`
+ * `C·kvDim`, the MLP `3·I·C`, and the final norm.
+ *
+ * @example
+ * ```ts
+ * import { parameterCount } from "@tinyllama-ts/checkpoint";
+ * import { PRESETS } from "@tinyllama-ts/model";
+ * console.log(parameterCount(PRESETS["tinyllama-1.1b"])); // 1100048384
+ * ```
+ */
+export function parameterCount(c: ModelConfig): number {
+  const C = c.n_embd, kvDim = c.n_query_groups * headSize(c), I = c.intermediate_size;
+  const layer = 2 * C + 2 * C * C + 2 * kvDim * C + 3 * I * C;
+  return 2 * c.vocab_size * C + c.n_layer * layer + C;
+}
+
+/** The number of tensors of a config's checkpoint (an untied head included). */
+export function tensorCount(c: ModelConfig): number {
+  return 9 * c.n_layer + 3;
+}
+
+/**
+ * The most parameters any model may have here, whatever the backend: 2^34 (16 billion, fifteen times
+ * TinyLlama). A sanity bound on sizes read from files, for backends whose total memory is not known.
+ */
+export const MAX_PARAMETERS = 2 ** 34;
+
+/**
+ * Checks, before anything is allocated, that `config`'s parameters fit `info`'s backend: the largest
+ * tensor (embedding or head) within `info.maxTensorElements`; on WASM, whose tensors all live in one
+ * 4 GiB memory, the whole parameter group too; anywhere, at most {@link MAX_PARAMETERS}. A
+ * {@link UserError} naming `source` and the sizes otherwise: a config of 10⁹ layers is refused in
+ * microseconds instead of running the allocator out of memory.
+ *
+ * @example
+ * ```ts
+ * import { ReferenceBackend } from "@tinyllama-ts/backend";
+ * import { checkConfigFits } from "@tinyllama-ts/checkpoint";
+ * import { PRESETS } from "@tinyllama-ts/model";
+ * checkConfigFits(PRESETS["micro-4l-4k"], new ReferenceBackend().info, "micro-4l-4k");
+ * ```
+ */
+export function checkConfigFits(config: ModelConfig, info: BackendInfo, source: string): void {
+  const largest = Math.max(
+    config.vocab_size * config.n_embd,
+    config.intermediate_size * config.n_embd,
+    config.n_embd * config.n_embd,
+  );
+  const total = parameterCount(config);
+  const maxTotal = info.name === "wasm" ? Math.min(info.maxTensorElements, MAX_PARAMETERS) : MAX_PARAMETERS;
+  let need: string | undefined, limit = 0;
+  if (largest > info.maxTensorElements) {
+    [need, limit] = [`a tensor of ${sci(largest)} elements`, info.maxTensorElements];
+  } else if (total > maxTotal) [need, limit] = [`${sci(total)} parameters`, maxTotal];
+  if (need !== undefined) {
+    throw new UserError(
+      `${source}: the model (vocab_size ${config.vocab_size}, n_embd ${config.n_embd}, n_layer ${config.n_layer}, ` +
+        `intermediate_size ${config.intermediate_size}) needs ${need}; the ${info.name} backend holds at most ` +
+        sci(limit),
+    );
+  }
+}
+
+function sci(n: number): string {
+  return n.toExponential(3);
+}
+
+/**
+ * Refuses to save parameters that are not all finite: a diverged run's weights are worth nothing and
+ * would overwrite a good checkpoint. One reduction over the whole group on the backend; only when it
+ * is not finite are the tensors read back to name the first bad one (a sum of squares can overflow on
+ * finite values: then nothing is refused).
+ *
+ * @example
+ * ```ts
+ * import { ReferenceBackend } from "@tinyllama-ts/backend";
+ * import { checkFiniteParams } from "@tinyllama-ts/checkpoint";
+ * import { Model, resolveConfig } from "@tinyllama-ts/model";
+ * const model = new Model(new ReferenceBackend(), await resolveConfig("micro-4l-4k"));
+ * model.init(1);
+ * await checkFiniteParams(model); // fine
+ * ```
+ */
+export async function checkFiniteParams(model: Model): Promise<void> {
+  const be = model.backend;
+  const sum = be.alloc(1);
+  let total: number;
+  try {
+    be.sumSquares(sum, model.params);
+    total = (await be.read(sum))[0];
+  } finally {
+    be.free(sum);
+  }
+  if (Number.isFinite(total)) return;
+  for (let i = 0; i < model.params.length; i++) {
+    const data = await model.readParam(i);
+    const bad = data.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) {
+      throw new UserError(
+        `not saving: parameter "${model.names[i]}" holds ${data[bad]} at element ${bad} (the run diverged; ` +
+          `resume from an earlier checkpoint with a lower --lr)`,
+      );
+    }
+  }
+}
+
 /** What {@link loadHfCheckpoint} returns. */
 export interface LoadedCheckpoint {
   model: Model;
@@ -219,8 +327,9 @@ export interface LoadedCheckpoint {
 /**
  * Reads `dir/config.json` and its safetensors into a new {@link Model} on `backend`. Every tensor the
  * config implies must be present with that shape and an F32/BF16/F16 dtype; an extra tensor is an
- * error (old `rotary_emb.inv_freq` buffers excepted). Errors are {@link UserError}s naming the file
- * and tensor.
+ * error (old `rotary_emb.inv_freq` buffers excepted). The config is checked against the tensors and
+ * against what the backend can hold ({@link checkConfigFits}) before anything is allocated. Errors are
+ * {@link UserError}s naming the file and tensor.
  *
  * @example
  * ```ts
@@ -250,20 +359,33 @@ export async function loadHfCheckpoint(dir: string, backend: Backend): Promise<L
   const name = dir.replace(/\/+$/, "").split("/").pop() || "hf";
   const { config, extras } = configFromHf(json, configPath, name);
   const st = await openSafetensors(dir);
-  const model = new Model(backend, config);
+  let model: Model | undefined;
   try {
-    const expected = new Set(model.names);
-    for (const n of st.names()) {
-      if (!expected.has(n) && !n.endsWith("rotary_emb.inv_freq")) {
+    // The config against the tensors, sizes only: the count first (a config of 10⁹ layers never lists
+    // its tensors), then every name and shape, all before anything is allocated.
+    const stored = st.names().filter((n) => !n.endsWith("rotary_emb.inv_freq"));
+    const tied = extras.tiedEmbeddings && !st.has("lm_head.weight");
+    const want = tensorCount(config) - (tied ? 1 : 0);
+    // A difference of up to a layer's worth is reported tensor by tensor below (which one is missing or
+    // extra); a larger one means the config does not describe these files at all.
+    if (Math.abs(stored.length - want) > 9) {
+      throw new UserError(
+        `${configPath}: num_hidden_layers ${config.n_layer} implies ${want} tensors, the safetensors hold ` +
+          `${stored.length}`,
+      );
+    }
+    const specs = paramSpecs(config);
+    const expected = new Set(specs.map((s) => s.name));
+    for (const n of stored) {
+      if (!expected.has(n)) {
         throw new UserError(`${st.info(n).file}: unexpected tensor "${n}" (not part of a Llama model)`);
       }
     }
-    for (let i = 0; i < model.names.length; i++) {
-      const shape = model.shapes[i];
-      let tensorName = model.names[i];
-      if (tensorName === "lm_head.weight" && !st.has(tensorName) && extras.tiedEmbeddings) {
-        tensorName = "model.embed_tokens.weight";
-      }
+    const tensorNames = specs.map(({ name: n }) =>
+      n === "lm_head.weight" && tied ? "model.embed_tokens.weight" : n
+    );
+    specs.forEach(({ shape }, i) => {
+      const tensorName = tensorNames[i];
       if (!st.has(tensorName)) throw new UserError(`${dir}: missing tensor "${tensorName}"`);
       const info = st.info(tensorName);
       if (info.shape.length !== shape.length || info.shape.some((d, k) => d !== shape[k])) {
@@ -271,10 +393,12 @@ export async function loadHfCheckpoint(dir: string, backend: Backend): Promise<L
           `${info.file}: tensor "${tensorName}" has shape [${info.shape}], ${configPath} implies [${shape}]`,
         );
       }
-      model.writeParam(i, await st.read(tensorName));
-    }
+    });
+    checkConfigFits(config, backend.info, configPath);
+    model = new Model(backend, config);
+    for (let i = 0; i < specs.length; i++) model.writeParam(i, await st.read(tensorNames[i]));
   } catch (e) {
-    model.destroy();
+    model?.destroy();
     throw e;
   } finally {
     st.close();
@@ -305,7 +429,8 @@ export interface SaveOptions {
 /**
  * Writes `model` into `dir` (created if needed) as transformers' `save_pretrained` would: the
  * safetensors (parameters read from the backend one at a time), then `config.json`, then any
- * tokenizer files. Every file is written atomically and the output depends only on the model and the
+ * tokenizer files. Parameters that are not all finite are refused before anything is written
+ * ({@link checkFiniteParams}). Every file is written atomically and the output depends only on the model and the
  * options, so `AutoModelForCausalLM.from_pretrained(dir)` loads it unchanged.
  *
  * @example
@@ -323,6 +448,7 @@ export async function saveHfCheckpoint(model: Model, dir: string, opts: SaveOpti
   if (!(dtype in SAFETENSORS_DTYPE)) {
     throw new UserError(`unsupported dtype "${dtype}" (float32, bfloat16, float16)`);
   }
+  await checkFiniteParams(model);
   try {
     await Deno.mkdir(dir, { recursive: true });
   } catch (e) {

@@ -28,5 +28,16 @@ export type {
   TensorToWrite,
   WriteOptions,
 } from "./safetensors.ts";
-export { configFromHf, configToHf, loadHfCheckpoint, saveHfCheckpoint, TOKENIZER_FILES } from "./hf.ts";
+export {
+  checkConfigFits,
+  checkFiniteParams,
+  configFromHf,
+  configToHf,
+  loadHfCheckpoint,
+  MAX_PARAMETERS,
+  parameterCount,
+  saveHfCheckpoint,
+  tensorCount,
+  TOKENIZER_FILES,
+} from "./hf.ts";
 export type { HfDType, HfExtras, LoadedCheckpoint, SaveOptions } from "./hf.ts";

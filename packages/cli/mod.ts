@@ -1,6 +1,7 @@
 /**
- * Shared command-line plumbing for tinyllama-ts: one-line user errors, atomic file writes and a
- * progress bar.
+ * Shared command-line plumbing for tinyllama-ts: one-line user errors, the strict numeric flag parser,
+ * output-path checks, the run-directory lock, regular-file inputs and a line reader, atomic file
+ * writes and a progress bar.
  *
  * @example
  * ```ts
@@ -16,3 +17,13 @@ export { isUserError, oneLine, UserError } from "./errors.ts";
 export { runMain } from "./main.ts";
 export { exists, fsyncDir, writeFileAtomic } from "./atomic.ts";
 export { formatSeconds, Progress } from "./progress.ts";
+export {
+  type IntBounds,
+  type NumberBounds,
+  parseIntFlag,
+  parseIntListFlag,
+  parseNumberFlag,
+} from "./numbers.ts";
+export { checkOutputDir, checkOutputFile, type OutputDirOptions, parentOf } from "./output.ts";
+export { hostName, LOCK_FILE, type LockOwner, lockRunDir, type RunDirLock } from "./lock.ts";
+export { checkInputFile, readLines, specialKind } from "./input.ts";

@@ -16,6 +16,9 @@ export class BlockSource {
   /** From the manifest; undefined for a directory without one. */
   readonly vocabSize: number | undefined;
   readonly tokenizerSha256: string | undefined;
+  /** Ids must be below this (the manifest's vocabulary, or a model's when {@link limitIds} lowered it). */
+  #idLimit: number | undefined;
+  #idLimitWhat = "the vocabulary";
 
   constructor(dir: string, split: Split, seqLen: number, prefix?: string) {
     if (!Number.isSafeInteger(seqLen) || seqLen <= 0) {
@@ -26,6 +29,7 @@ export class BlockSource {
     this.blockSize = seqLen + 1;
     const manifest = prefix === undefined ? readManifest(dir) : undefined;
     this.vocabSize = manifest?.tokenizer.vocabSize;
+    this.#idLimit = this.vocabSize;
     this.tokenizerSha256 = manifest?.tokenizer.sha256;
     const paths = shardPathsOf(dir, split, prefix, manifest);
     const what = prefix === undefined ? `${split} shards` : `shards named ${prefix}*.bin`;
@@ -48,16 +52,24 @@ export class BlockSource {
     }
   }
 
+  /** Also requires every id read to be below `limit` (a model's vocabulary, named `what` in errors). */
+  limitIds(limit: number, what: string): void {
+    if (this.#idLimit === undefined || limit < this.#idLimit) {
+      this.#idLimit = limit;
+      this.#idLimitWhat = what;
+    }
+  }
+
   /** Reads block `index` (tokens `[index·blockSize, (index+1)·blockSize)`) into `out` at `offset`. */
   readBlock(index: number, out: Int32Array, offset: number): void {
     this.reader.read(index * this.blockSize, this.blockSize, out, offset);
-    const vocab = this.vocabSize;
+    const vocab = this.#idLimit;
     if (vocab !== undefined) {
       for (let i = offset; i < offset + this.blockSize; i++) {
         const t = out[i];
         if (t < 0 || t >= vocab) {
           throw new UserError(
-            `${this.dir}: token ${t} in block ${index} is outside the vocabulary (${vocab})`,
+            `${this.dir}: token ${t} in block ${index} is outside ${this.#idLimitWhat} (${vocab})`,
           );
         }
       }

@@ -15,10 +15,26 @@ export type Piece =
   | { kind: "values"; values: (string | null)[] };
 
 /** The order of skip reasons in a batch result's codes (code = index + 1; 0 is a document). */
-export const SKIP_REASONS: readonly SkipReason[] = ["missing_field", "invalid_json", "empty", "blank_line"];
+export const SKIP_REASONS: readonly SkipReason[] = [
+  "missing_field",
+  "invalid_json",
+  "empty",
+  "blank_line",
+  "invalid_utf8",
+];
 
-// ignoreBOM: the reader already dropped the file's leading BOM; a BOM later in a file is text.
-const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
+// ignoreBOM: the reader already dropped the file's leading BOM; a BOM later in a file is text. Fatal:
+// text with invalid UTF-8 is not a document (replacement characters would be trained on as if written).
+const decoder = new TextDecoder("utf-8", { ignoreBOM: true, fatal: true });
+
+/** The text of `bytes`, or undefined when they are not valid UTF-8. */
+function decodeStrict(bytes: Uint8Array): string | undefined {
+  try {
+    return decoder.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
 
 /** The size a piece counts for when batches are filled: bytes, or UTF-16 units for parquet strings. */
 export function pieceSize(p: Piece): number {
@@ -32,7 +48,8 @@ export function pieceSize(p: Piece): number {
 export function parsePiece(p: Piece): DocumentItem[] {
   switch (p.kind) {
     case "whole": {
-      const text = decoder.decode(p.bytes);
+      const text = decodeStrict(p.bytes);
+      if (text === undefined) return [{ skip: "invalid_utf8" }];
       return [text.trim() === "" ? { skip: "empty" } : { text }];
     }
     case "values":
@@ -41,8 +58,10 @@ export function parsePiece(p: Piece): DocumentItem[] {
       );
     case "lines": {
       // A piece ends at a "\n" byte, which never occurs inside a UTF-8 sequence, so decoding pieces one by
-      // one gives the same text as decoding the whole stream (an invalid sequence is cut by the "\n").
-      const lines = decoder.decode(p.bytes).split("\n");
+      // one gives the same text as decoding the whole stream. The whole piece at once is the fast path;
+      // only a piece with invalid UTF-8 is decoded line by line, to drop just the lines that hold it.
+      const whole = decodeStrict(p.bytes);
+      const lines: (string | undefined)[] = whole !== undefined ? whole.split("\n") : splitBytes(p.bytes);
       const tail = lines.pop()!;
       if (!p.final && tail !== "") throw new Error("parsePiece: a non-final piece must end with a newline");
       const items = lines.map(parseLine);
@@ -52,7 +71,20 @@ export function parsePiece(p: Piece): DocumentItem[] {
   }
 }
 
-function parseLine(line: string): DocumentItem {
+/** The lines of `bytes` (split at "\n" bytes), each decoded on its own: undefined where invalid. */
+function splitBytes(bytes: Uint8Array): (string | undefined)[] {
+  const out: (string | undefined)[] = [];
+  let start = 0;
+  while (true) {
+    const nl = bytes.indexOf(0x0a, start);
+    out.push(decodeStrict(bytes.subarray(start, nl < 0 ? bytes.length : nl)));
+    if (nl < 0) return out;
+    start = nl + 1;
+  }
+}
+
+function parseLine(line: string | undefined): DocumentItem {
+  if (line === undefined) return { skip: "invalid_utf8" };
   if (line.trim() === "") return { skip: "blank_line" };
   let value: unknown;
   try {

@@ -1,4 +1,4 @@
-import { fsyncDir, oneLine, UserError, writeFileAtomic } from "@tinyllama-ts/cli";
+import { checkOutputDir, fsyncDir, lockRunDir, oneLine, UserError, writeFileAtomic } from "@tinyllama-ts/cli";
 import type { DataSpec } from "./data_spec.ts";
 import { readManifest } from "./manifest.ts";
 import { prepareDataset, type PrepareSummary } from "./prepare.ts";
@@ -68,6 +68,26 @@ export async function materializeBuiltinCorpus(dir = "runs/builtin-corpus"): Pro
   } catch {
     // no complete copy yet
   }
+  await checkOutputDir("--out", dir, { ours: corpusDirVerdict });
+  const lock = await lockRunDir(dir, "--out");
+  try {
+    return result(...await writeCorpus(dir));
+  } finally {
+    lock.release();
+  }
+}
+
+/** A corpus directory is ours when it holds only what {@link materializeBuiltinCorpus} writes. */
+function corpusDirVerdict(names: string[]): true | string {
+  const other = names.filter((n) => !["natural", "code", "licenses", STAMP].includes(n) && !/\.tmp-/.test(n));
+  return other.length === 0
+    ? true
+    : `not empty and not a built-in corpus (holds ${other.slice(0, 3).join(", ")})`;
+}
+
+async function writeCorpus(
+  dir: string,
+): Promise<[BuiltinCorpus["documents"], BuiltinCorpus["bytes"]]> {
   await Deno.mkdir(`${dir}/natural`, { recursive: true });
   await Deno.mkdir(`${dir}/code`, { recursive: true });
   await Deno.mkdir(`${dir}/licenses`, { recursive: true });
@@ -116,7 +136,7 @@ export async function materializeBuiltinCorpus(dir = "runs/builtin-corpus"): Pro
     enc.encode(JSON.stringify({ version: BUILTIN_CORPUS_VERSION, documents, bytes }, null, 2) + "\n"),
   );
   await fsyncDir(dir);
-  return result(documents, bytes);
+  return [documents, bytes];
 }
 
 /**

@@ -13,7 +13,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { runMain, UserError } from "@tinyllama-ts/cli";
+import { checkOutputDir, parseIntFlag, runMain } from "@tinyllama-ts/cli";
 import { materializeBuiltinCorpus, prepareBuiltinCorpus } from "./builtin_corpus.ts";
 import { formatPrepareSummary } from "./prepare.ts";
 
@@ -30,6 +30,17 @@ export async function corpusMain(args: string[]): Promise<void> {
       workers: { type: "string" },
     },
   });
+  // Every flag and output path is checked before the corpus is written.
+  const workers = values.workers === undefined
+    ? undefined
+    : parseIntFlag("--workers", values.workers, { max: 256 });
+  if (values.tokenizer !== undefined) {
+    await checkOutputDir("--data-out", values["data-out"], {
+      ours: (names) =>
+        names.every((n) => n === "natural" || n === "code") ||
+        `not empty and not prepared built-in data (holds ${names.slice(0, 3).join(", ")})`,
+    });
+  }
   const corpus = await materializeBuiltinCorpus(values.out);
   console.error(
     `built-in corpus in ${corpus.dir}: natural ${corpus.documents.natural} documents (${
@@ -37,14 +48,11 @@ export async function corpusMain(args: string[]): Promise<void> {
     } MB), code ${corpus.documents.code} documents (${(corpus.bytes.code / 1e6).toFixed(1)} MB)`,
   );
   if (values.tokenizer === undefined) return;
-  if (values.workers !== undefined && !/^\d+$/.test(values.workers)) {
-    throw new UserError(`--workers ${values.workers}: expected a non-negative integer`);
-  }
   const specs = await prepareBuiltinCorpus({
     tokenizer: values.tokenizer,
     out: values["data-out"],
     corpusDir: values.out,
-    workers: values.workers === undefined ? undefined : Number(values.workers),
+    workers,
     onPrepared: (part, s) => console.error(`${part}:\n${formatPrepareSummary(s)}`),
   });
   console.log(specs.map((s) => `--data ${s.dir}:${s.weight}`).join(" "));

@@ -1,4 +1,4 @@
-import { UserError } from "@tinyllama-ts/cli";
+import { parseNumberFlag, UserError } from "@tinyllama-ts/cli";
 
 /** One data source of a mixture: a prepared directory and its sampling weight. */
 export interface DataSpec {
@@ -31,14 +31,12 @@ export function parseDataSpec(text: string): DataSpec {
   if (colon >= 0) {
     const w = text.slice(colon + 1);
     if (/^\s*[+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(w)) {
-      weight = Number(w);
+      // A number after the last colon is the weight (else the colon is part of the path).
+      weight = parseNumberFlag(`--data ${text}: weight`, w.trim(), { min: 0, aboveMin: true });
       path = text.slice(0, colon);
     } else if (!/^[A-Za-z]:[\\/]/.test(text) || colon > 1) {
       throw new UserError(`--data ${text}: weight "${w}" is not a number (expected DIR[:WEIGHT])`);
     }
-  }
-  if (!(weight > 0) || !Number.isFinite(weight)) {
-    throw new UserError(`--data ${text}: weight must be a positive number`);
   }
   if (path === "") throw new UserError(`--data ${text}: missing directory (expected DIR[:WEIGHT])`);
   const slash = path.lastIndexOf("/");

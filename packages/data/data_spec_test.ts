@@ -19,7 +19,8 @@ Deno.test("parseDataSpec: bad values are one-line errors naming the flag", () =>
   for (
     const [text, pattern] of [
       ["d:abc", /--data d:abc: weight "abc" is not a number/],
-      ["d:0", /weight must be a positive number/],
+      ["d:0", /^--data d:0: weight must be a number > 0, got "0"$/],
+      ["d:1e999", /^--data d:1e999: weight must be a number > 0, got "1e999"$/],
       ["d:-1", /weight "-1" is not a number/],
       [":0.5", /missing directory/],
       ["a*b/c", /only a trailing \*/],

@@ -1,4 +1,4 @@
-import { oneLine, UserError } from "@tinyllama-ts/cli";
+import { oneLine, specialKind, UserError } from "@tinyllama-ts/cli";
 
 /** A corpus file format that prepare reads. */
 export type InputFormat = "txt" | "jsonl" | "jsonl.gz" | "jsonl.zst" | "parquet";
@@ -36,7 +36,9 @@ export function inputFormatOf(path: string): InputFormat | undefined {
 /**
  * Expands `--input` paths into the files to read: a file is taken as it is (and must have a known
  * extension), a directory is walked recursively in sorted order, keeping the files with a known
- * extension (the others are counted in `ignored`). A missing path is a {@link UserError}.
+ * extension (the others are counted in `ignored`). Only regular files are read: a FIFO, device or
+ * socket inside a directory is listed in `special` (reading one could block forever), and one given
+ * explicitly is a {@link UserError}, as is a missing path.
  *
  * @example
  * ```ts
@@ -48,10 +50,11 @@ export function inputFormatOf(path: string): InputFormat | undefined {
  */
 export async function listInputFiles(
   paths: readonly string[],
-): Promise<{ files: InputFile[]; ignored: string[] }> {
+): Promise<{ files: InputFile[]; ignored: string[]; special: string[] }> {
   if (paths.length === 0) throw new UserError("no --input given");
   const files: InputFile[] = [];
   const ignored: string[] = [];
+  const special: string[] = [];
   const visit = async (path: string, explicit: boolean): Promise<void> => {
     let info: Deno.FileInfo;
     try {
@@ -76,6 +79,11 @@ export async function listInputFiles(
       }
       return;
     }
+    if (!info.isFile) {
+      if (explicit) throw new UserError(`--input ${path}: ${specialKind(info)}, not a regular file`);
+      special.push(path);
+      return;
+    }
     const format = inputFormatOf(path);
     if (format === undefined) {
       if (explicit) {
@@ -89,5 +97,5 @@ export async function listInputFiles(
     files.push({ path, format, bytes: info.size });
   };
   for (const p of paths) await visit(p, true);
-  return { files, ignored };
+  return { files, ignored, special };
 }

@@ -71,7 +71,44 @@ export function readManifest(dir: string): DatasetManifest | undefined {
   ) {
     throw new UserError(`${path}: not a tinyllama-ts dataset manifest (format/version/splits missing)`);
   }
+  checkManifestFields(m, path);
   return m;
+}
+
+/** Largest vocabulary an int32 shard can index. */
+const MAX_VOCAB = 2 ** 31;
+
+/**
+ * Every field that feeds a loop, an allocation or a path is checked as the shard headers are: counts
+ * are non-negative safe integers, ids lie in the vocabulary, shard names are plain names inside the
+ * directory. The first bad field is a {@link UserError} naming it.
+ */
+function checkManifestFields(m: DatasetManifest, path: string): void {
+  const bad = (field: string, want: string, got: unknown): never => {
+    throw new UserError(`${path}: field "${field}" must be ${want}, got ${JSON.stringify(got)}`);
+  };
+  const count = (field: string, v: unknown, min = 0, max = Number.MAX_SAFE_INTEGER) => {
+    if (!Number.isSafeInteger(v) || (v as number) < min || (v as number) > max) {
+      bad(field, `an integer from ${min} to ${max}`, v);
+    }
+  };
+  const t = m.tokenizer;
+  if (typeof t !== "object" || t === null) bad("tokenizer", "an object", t);
+  count("tokenizer.vocabSize", t.vocabSize, 1, MAX_VOCAB);
+  for (const k of ["bosId", "eosId"] as const) count(`tokenizer.${k}`, t[k], -1, t.vocabSize - 1);
+  count("chunkSize", m.chunkSize, 1);
+  if (m.dtype !== "uint16" && m.dtype !== "int32") bad("dtype", `"uint16" or "int32"`, m.dtype);
+  count("padToken", m.padToken, 0, t.vocabSize - 1);
+  for (const split of ["train", "val"] as const) {
+    const s = m.splits[split];
+    for (const f of s.files) {
+      if (typeof f !== "string" || !/^[^/\\]+\.bin$/.test(f) || f.startsWith(".")) {
+        bad(`splits.${split}.files`, "shard names (NAME.bin, inside the directory)", f);
+      }
+    }
+    for (const k of ["documents", "tokens"] as const) count(`splits.${split}.${k}`, s[k]);
+    count(`splits.${split}.paddingTokens`, s.paddingTokens, 0, s.files.length > 0 ? m.chunkSize : 0);
+  }
 }
 
 /**

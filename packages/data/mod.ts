@@ -72,7 +72,12 @@ export {
   type SamplerState,
   type SourceInfo,
 } from "./sampler.ts";
-export { iterateBatches, iterateBlocks, type IterateBlocksOptions } from "./validation_blocks.ts";
+export {
+  checkBlocks,
+  iterateBatches,
+  iterateBlocks,
+  type IterateBlocksOptions,
+} from "./validation_blocks.ts";
 export { type InputFile, type InputFormat, inputFormatOf, listInputFiles } from "./input_files.ts";
 export { type DocumentItem, readDocuments, type SkipReason } from "./read_documents.ts";
 export {
@@ -93,11 +98,14 @@ export type { TokenizerLike, TokenizerModule } from "./_tokenize_batch.ts";
 export {
   DEFAULT_CHUNK_SIZE,
   formatPrepareSummary,
+  MAX_CHUNK_SIZE,
   prepareDataset,
+  PrepareInterrupted,
   type PrepareOptions,
   type PrepareSummary,
   REMOVED_FILE,
   type SplitSummary,
+  STAGING_PREFIX,
 } from "./prepare.ts";
 export {
   BUILTIN_CORPUS_VERSION,

@@ -1,4 +1,14 @@
-import { fsyncDir, isUserError, oneLine, Progress, UserError, writeFileAtomic } from "@tinyllama-ts/cli";
+import {
+  checkOutputDir,
+  fsyncDir,
+  isUserError,
+  lockRunDir,
+  oneLine,
+  Progress,
+  type RunDirLock,
+  UserError,
+  writeFileAtomic,
+} from "@tinyllama-ts/cli";
 import { Deduplicator, type DedupMode, NUM_PERM } from "./dedup.ts";
 import { listInputFiles } from "./input_files.ts";
 import { type DatasetManifest, MANIFEST_FILE, type Split } from "./manifest.ts";
@@ -12,6 +22,23 @@ import { tokenizerFingerprint } from "./_fingerprint.ts";
 
 /** TinyLlama's chunk: 1024 blocks of 2049 tokens per shard. */
 export const DEFAULT_CHUNK_SIZE = 2049 * 1024;
+
+/**
+ * The largest `--chunk-size`: 2^27 tokens (64 times TinyLlama's), a shard of at most 512 MiB. Every shard,
+ * the last one included, holds exactly this many tokens (the format has no shorter shard), so a larger
+ * chunk only pads small data into huge files.
+ */
+export const MAX_CHUNK_SIZE = 2 ** 27;
+
+/** The prefix of prepare's staging directory inside `--out`; a leftover one is removed by the next run. */
+export const STAGING_PREFIX = ".prepare-";
+
+/** Thrown by {@link prepareDataset} when `aborted` stopped it; the output was cleaned up. */
+export class PrepareInterrupted extends UserError {
+  constructor(readonly out: string) {
+    super(`interrupted; removed the partial output, nothing was written to ${out}`);
+  }
+}
 
 /** The name of the dedup report that prepare writes beside the shards when it removed documents. */
 export const REMOVED_FILE = "removed.jsonl";
@@ -54,6 +81,8 @@ export interface PrepareSummary {
   /** Input files read, and files skipped inside input directories for their extension. */
   files: number;
   ignoredFiles: number;
+  /** FIFOs, devices and sockets found in input directories and not read. */
+  specialFiles: string[];
   /** Lines, rows and `.txt` files read. */
   records: number;
   /** Records that held a document. */
@@ -75,8 +104,10 @@ type Location = { file: number; record: number };
  * Turns corpora into packed shards in lit-gpt's format (TinyLlama's pipeline): each document becomes
  * its ids plus EOS, packed back to back into `chunkSize`-token shards; the last shard of each split is
  * padded with BOS (nothing is dropped). Writes `OUT/train_NNNNNNNNNN.bin`, `OUT/val_NNNNNNNNNN.bin`,
- * `OUT/removed.jsonl` (with dedup) and, last, `OUT/manifest.json`. Everything is staged in a hidden
- * directory inside `OUT` and moved into place only on success, so a failure leaves nothing behind.
+ * `OUT/removed.jsonl` (with dedup) and, last, `OUT/manifest.json`. `OUT` must be new, empty, or hold
+ * only a staging directory an interrupted run left (which is removed); it is locked for the run (one
+ * prepare per directory). Everything is staged in a hidden directory inside `OUT` and moved into place
+ * only on success, so a failure leaves nothing behind (not even `OUT`, if the run created it).
  * Bad input is a {@link UserError}.
  *
  * @example
@@ -94,8 +125,8 @@ type Location = { file: number; record: number };
 export async function prepareDataset(opts: PrepareOptions): Promise<PrepareSummary> {
   const start = performance.now();
   const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
-  if (!Number.isSafeInteger(chunkSize) || chunkSize <= 0) {
-    throw new UserError(`--chunk-size ${chunkSize}: must be a positive integer`);
+  if (!Number.isSafeInteger(chunkSize) || chunkSize <= 0 || chunkSize > MAX_CHUNK_SIZE) {
+    throw new UserError(`--chunk-size must be an integer from 1 to ${MAX_CHUNK_SIZE}, got ${chunkSize}`);
   }
   const dedup = opts.dedup ?? "none";
   if (!["none", "exact", "minhash"].includes(dedup)) {
@@ -109,18 +140,23 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareSumma
   if (!Number.isSafeInteger(workers) || workers < 0 || workers > 256) {
     throw new UserError(`--workers ${workers}: must be an integer from 0 to 256`);
   }
+  await checkOutputDir("--out", opts.out, { ours: preparedDirVerdict });
   const tokenizerSha = await tokenizerFingerprint(opts.tokenizer);
-  const { files, ignored } = await listInputFiles(opts.inputs);
+  const { files, ignored, special } = await listInputFiles(opts.inputs);
   if (files.length === 0) {
     throw new UserError(
       `--input ${opts.inputs.join(" ")}: no .txt, .jsonl, .jsonl.gz, .jsonl.zst or .parquet files`,
     );
   }
-  const createdOut = await checkOutDir(opts.out);
-  const staging = `${opts.out}/.prepare-${crypto.randomUUID().slice(0, 8)}`;
-  await Deno.mkdir(staging);
+  const lock: RunDirLock = await lockRunDir(opts.out, "--out");
+  const staging = `${opts.out}/${STAGING_PREFIX}${crypto.randomUUID().slice(0, 8)}`;
   let pool: TokenizerPool | undefined;
   try {
+    // Under the lock: checked again (another process may have written since), and any staging directory
+    // left here is an interrupted run's.
+    await checkOutputDir("--out", opts.out, { ours: preparedDirVerdict });
+    await sweepStaging(opts.out);
+    await Deno.mkdir(staging);
     pool = await TokenizerPool.start({
       workers,
       tokenizerModule: opts.tokenizerModule ?? import.meta.resolve("@tinyllama-ts/tokenizer"),
@@ -139,9 +175,10 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareSumma
     const summary: PrepareSummary = {
       files: files.length,
       ignoredFiles: ignored.length,
+      specialFiles: special,
       records: 0,
       documents: 0,
-      skipped: { missing_field: 0, invalid_json: 0, empty: 0, blank_line: 0 },
+      skipped: { missing_field: 0, invalid_json: 0, empty: 0, blank_line: 0, invalid_utf8: 0 },
       duplicates: { exact: 0, near: 0 },
       textBytes: 0,
       train: { documents: 0, tokens: 0, paddingTokens: 0, shards: 0 },
@@ -229,7 +266,7 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareSumma
     const maxInFlight = Math.max(2, 3 * workers);
     const consumeOldest = async () => {
       const next = inFlight.shift()!;
-      await consume(await next.result, next.pieceFiles);
+      await consume(await untilAborted(next.result, opts.aborted, opts.out), next.pieceFiles);
     };
     let pieces: Piece[] = [];
     let pieceFiles: number[] = [];
@@ -243,10 +280,10 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareSumma
       pieceFiles = [];
       batchSize = 0;
       while (inFlight.length >= maxInFlight) await consumeOldest();
-      if (opts.aborted?.()) throw new UserError("interrupted; nothing was written");
     };
     for (let f = 0; f < files.length; f++) {
       for await (const piece of readPieces(files[f], (n) => bytesRead += n)) {
+        if (opts.aborted?.()) throw new PrepareInterrupted(opts.out);
         pieces.push(piece);
         pieceFiles.push(f);
         batchSize += pieceSize(piece);
@@ -269,6 +306,7 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareSumma
     if (opts.progress !== false) bar.done();
     summary.seconds = (performance.now() - start) / 1000;
 
+    if (opts.aborted?.()) throw new PrepareInterrupted(opts.out);
     // Move into place: shards, then the dedup report, then the manifest, which marks a complete dataset.
     for (const split of ["train", "val"] as const) {
       for (const name of writers[split].files) await Deno.rename(`${staging}/${name}`, `${opts.out}/${name}`);
@@ -309,10 +347,54 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareSumma
     return summary;
   } catch (e) {
     await Deno.remove(staging, { recursive: true }).catch(() => {});
-    if (createdOut) await Deno.remove(opts.out).catch(() => {}); // only if still empty
+    if (opts.aborted?.() && !(e instanceof PrepareInterrupted)) throw new PrepareInterrupted(opts.out);
     throw e;
   } finally {
     pool?.close();
+    lock.release(); // and removes OUT if this run created it and it is still empty
+  }
+}
+
+/**
+ * `result`, or a {@link PrepareInterrupted} as soon as `aborted` says so (polled): a batch of one huge
+ * document can keep a worker busy for many seconds, and Ctrl-C should not wait for it.
+ */
+async function untilAborted<T>(
+  result: Promise<T>,
+  aborted: (() => boolean) | undefined,
+  out: string,
+): Promise<T> {
+  if (aborted === undefined) return await result;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const poll = new Promise<never>((_, reject) => {
+    const check = () => {
+      if (aborted()) reject(new PrepareInterrupted(out));
+      else timer = setTimeout(check, 50);
+    };
+    check();
+  });
+  try {
+    return await Promise.race([result, poll]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** `--out` of prepare is ours when it holds nothing but staging directories of interrupted runs. */
+function preparedDirVerdict(names: string[]): true | string {
+  const dataset = names.find((n) => n === MANIFEST_FILE || /^(train|val)_.*\.bin$/.test(n));
+  if (dataset !== undefined) return `already holds a prepared dataset (${dataset}); remove it`;
+  const other = names.filter((n) => !n.startsWith(STAGING_PREFIX));
+  if (other.length === 0) return true;
+  return `not empty and not a prepared dataset (holds ${other.slice(0, 3).join(", ")}${
+    other.length > 3 ? ", …" : ""
+  })`;
+}
+
+/** Removes staging directories that interrupted runs left in `out` (the caller holds its lock). */
+async function sweepStaging(out: string): Promise<void> {
+  for await (const e of Deno.readDir(out)) {
+    if (e.name.startsWith(STAGING_PREFIX)) await Deno.remove(`${out}/${e.name}`, { recursive: true });
   }
 }
 
@@ -346,7 +428,13 @@ export function formatPrepareSummary(s: PrepareSummary): string {
   const split = (name: string, x: SplitSummary) =>
     `${name}: ${x.documents} documents, ${x.tokens} tokens (+${x.paddingTokens} BOS padding), ${x.shards} shards`;
   return [
-    `files: ${s.files} read${s.ignoredFiles ? `, ${s.ignoredFiles} ignored (unsupported extension)` : ""}`,
+    `files: ${s.files} read${s.ignoredFiles ? `, ${s.ignoredFiles} ignored (unsupported extension)` : ""}${
+      s.specialFiles.length
+        ? `, ${s.specialFiles.length} not regular files skipped (${s.specialFiles.slice(0, 3).join(", ")}${
+          s.specialFiles.length > 3 ? ", …" : ""
+        })`
+        : ""
+    }`,
     `documents read: ${s.documents} of ${s.records} records (${(s.textBytes / 1e6).toFixed(1)} MB of text)`,
     `skipped: ${skipped}${reasons ? ` (${reasons})` : ""}`,
     `removed as duplicates: ${
@@ -358,31 +446,4 @@ export function formatPrepareSummary(s: PrepareSummary): string {
       s.seconds.toFixed(1)
     }s (${(s.textBytes / 1e6 / Math.max(s.seconds, 1e-3)).toFixed(2)} MB/s of text)`,
   ].join("\n");
-}
-
-/** Creates `dir` if needed; refuses one that already holds a dataset. Returns whether it was created. */
-async function checkOutDir(dir: string): Promise<boolean> {
-  try {
-    const info = await Deno.stat(dir);
-    if (!info.isDirectory) throw new UserError(`--out ${dir}: exists and is not a directory`);
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) {
-      if (isUserError(e)) throw e;
-      throw new UserError(`--out ${dir}: cannot access (${oneLine(e)})`);
-    }
-    try {
-      await Deno.mkdir(dir, { recursive: true });
-    } catch (e2) {
-      throw new UserError(`--out ${dir}: cannot create (${oneLine(e2)})`);
-    }
-    return true;
-  }
-  for await (const e of Deno.readDir(dir)) {
-    if (e.name === MANIFEST_FILE || /^(train|val)_.*\.bin$/.test(e.name)) {
-      throw new UserError(
-        `--out ${dir}: already holds a prepared dataset (${e.name}); remove it or choose another`,
-      );
-    }
-  }
-  return false;
 }

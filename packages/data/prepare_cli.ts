@@ -14,17 +14,30 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { runMain, UserError } from "@tinyllama-ts/cli";
+import { parseIntFlag, parseNumberFlag, runMain, UserError } from "@tinyllama-ts/cli";
 import type { DedupMode } from "./dedup.ts";
-import { DEFAULT_CHUNK_SIZE, formatPrepareSummary, prepareDataset } from "./prepare.ts";
+import {
+  DEFAULT_CHUNK_SIZE,
+  formatPrepareSummary,
+  MAX_CHUNK_SIZE,
+  prepareDataset,
+  PrepareInterrupted,
+  STAGING_PREFIX,
+} from "./prepare.ts";
 
 const USAGE = `usage: deno task prepare --tokenizer PATH --input PATH [--input PATH]... --out DIR
-  [--chunk-size N]                  tokens per shard (default ${DEFAULT_CHUNK_SIZE} = 2049 x 1024)
+  [--chunk-size N]                  tokens per shard (default ${DEFAULT_CHUNK_SIZE} = 2049 x 1024, at most ${MAX_CHUNK_SIZE})
   [--dedup none|exact|minhash]      duplicate removal (default none)
   [--val-fraction F]                documents held out for validation (default 0)
   [--workers N]                     tokenizer workers (default: one per core)`;
 
-/** Runs the prepare CLI on `args`; prints the summary to stderr. Errors are {@link UserError}s. */
+/**
+ * Runs the prepare CLI on `args`; prints the summary to stderr. Errors are {@link UserError}s. SIGINT or
+ * SIGTERM stop it at the next piece read: the partial output is removed, one line says so, and the
+ * process exits with 130/143; a second signal (not the same one delivered twice) removes the partial
+ * output and exits at once. A SIGKILL leaves a staging directory that the next prepare into `--out`
+ * removes.
+ */
 export async function prepareMain(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
@@ -55,40 +68,73 @@ export async function prepareMain(args: string[]): Promise<void> {
   need("tokenizer", values.tokenizer);
   need("input", values.input);
   need("out", values.out);
-  const int = (name: string, v: string | undefined) => {
-    if (v === undefined) return undefined;
-    if (!/^\d+$/.test(v)) throw new UserError(`--${name} ${v}: expected a non-negative integer`);
-    return Number(v);
-  };
-  const frac = values["val-fraction"];
-  if (frac !== undefined && !/^(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(frac)) {
-    throw new UserError(`--val-fraction ${frac}: expected a number from 0 to below 1`);
-  }
+  const chunkSize = values["chunk-size"] === undefined
+    ? undefined
+    : parseIntFlag("--chunk-size", values["chunk-size"], { min: 1, max: MAX_CHUNK_SIZE });
+  const workers = values.workers === undefined
+    ? undefined
+    : parseIntFlag("--workers", values.workers, { max: 256 });
+  const frac = values["val-fraction"] === undefined
+    ? undefined
+    : parseNumberFlag("--val-fraction", values["val-fraction"], { min: 0, max: 1, belowMax: true });
   const dedup = values.dedup ?? "none";
   if (!["none", "exact", "minhash"].includes(dedup)) {
     throw new UserError(`--dedup ${dedup}: expected none, exact or minhash`);
   }
-  // The first Ctrl-C stops at the next batch and cleans up; a second one exits at once.
-  let interrupted = false;
-  const onSignal = () => {
-    if (interrupted) Deno.exit(130);
-    interrupted = true;
-  };
-  Deno.addSignalListener("SIGINT", onSignal);
+  // The first signal stops at the next piece and cleans up; a second one exits at once, after removing
+  // the staging directories (this process holds --out's lock, so every one there is its own or stale).
+  // A repeat within REPEAT_MS is the same Ctrl-C delivered twice (`deno task` forwards the terminal's
+  // SIGINT to a child that has already received it) and is ignored.
+  let interrupted: Deno.Signal | undefined;
+  let interruptedAt = 0;
+  const code = (s: Deno.Signal) => s === "SIGINT" ? 130 : 143;
+  const out = values.out!;
+  const listeners = (["SIGINT", "SIGTERM"] as const).map((signal) => {
+    const listener = () => {
+      if (interrupted === undefined) {
+        interrupted = signal;
+        interruptedAt = performance.now();
+        return;
+      }
+      if (performance.now() - interruptedAt < REPEAT_MS) return;
+      removeStagingSync(out);
+      console.error(`prepare: ${signal} again: stopped at once; removed the partial output`);
+      Deno.exit(code(signal));
+    };
+    Deno.addSignalListener(signal, listener);
+    return [signal, listener] as const;
+  });
   try {
     const summary = await prepareDataset({
       tokenizer: values.tokenizer!,
       inputs: values.input!,
       out: values.out!,
-      chunkSize: int("chunk-size", values["chunk-size"]),
+      chunkSize,
       dedup: dedup as DedupMode,
-      valFraction: frac === undefined ? undefined : Number(frac),
-      workers: int("workers", values.workers),
-      aborted: () => interrupted,
+      valFraction: frac,
+      workers,
+      aborted: () => interrupted !== undefined,
     });
     console.error(formatPrepareSummary(summary));
+  } catch (e) {
+    if (!(e instanceof PrepareInterrupted) || interrupted === undefined) throw e;
+    console.error(`prepare: ${interrupted}: ${e.message}`);
+    Deno.exit(code(interrupted));
   } finally {
-    Deno.removeSignalListener("SIGINT", onSignal);
+    for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
+  }
+}
+
+/** Signals closer together than this are one interruption delivered twice. */
+const REPEAT_MS = 500;
+
+function removeStagingSync(out: string): void {
+  try {
+    for (const e of Deno.readDirSync(out)) {
+      if (e.name.startsWith(STAGING_PREFIX)) Deno.removeSync(`${out}/${e.name}`, { recursive: true });
+    }
+  } catch {
+    // nothing there (yet): the next prepare into --out sweeps whatever is left
   }
 }
 

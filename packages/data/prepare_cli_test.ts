@@ -46,7 +46,7 @@ Deno.test("prepare CLI: bad flags and paths exit 2 with one line and write nothi
       ],
       [
         ["--tokenizer", tok, "--input", INPUTS, "--out", `${tmp}/o`, "--chunk-size", "4k"],
-        /^error: --chunk-size 4k: expected a non-negative integer$/,
+        /^error: --chunk-size must be an integer from 1 to 134217728, got "4k"$/,
       ],
       [
         ["--tokenizer", tok, "--input", INPUTS, "--out", `${tmp}/o`, "--dedup", "fuzzy"],
@@ -54,7 +54,7 @@ Deno.test("prepare CLI: bad flags and paths exit 2 with one line and write nothi
       ],
       [
         ["--tokenizer", tok, "--input", INPUTS, "--out", `${tmp}/o`, "--val-fraction", "half"],
-        /^error: --val-fraction half: /,
+        /^error: --val-fraction must be a number ≥ 0 and < 1, got "half"$/,
       ],
       [
         ["--tokenizer", tok, "--input", INPUTS, "--out", `${tmp}/o`, "--workers", "0"],

@@ -85,6 +85,7 @@ Deno.test("prepare: exact token accounting — every document's ids plus EOS onc
       invalid_json: count("invalid_json"),
       empty: count("empty"),
       blank_line: count("blank_line"),
+      invalid_utf8: count("invalid_utf8"),
     });
     assert.ok(s.skipped.missing_field >= 8 && s.skipped.invalid_json === 3);
     assert.equal(s.textBytes, ALL_DOCS.reduce((a, t) => a + new TextEncoder().encode(t).length, 0));
@@ -268,7 +269,7 @@ Deno.test("prepare: bad input fails with one line naming the problem and leaves 
     await fails({ inputs: [`${tmp}/nope`] }, /--input .*nope: no such file or directory/);
     await fails({ tokenizer: `${tmp}/none.model` }, /--tokenizer .*none\.model: no such file/);
     await fails({ tokenizer: `${tmp}/in/a.jsonl` }, /a\.jsonl: not a byte-tokenizer file/);
-    await fails({ chunkSize: 0 }, /--chunk-size 0: must be a positive integer/);
+    await fails({ chunkSize: 0 }, /--chunk-size must be an integer from 1 to 134217728, got 0/);
     await fails({ valFraction: 1 }, /--val-fraction 1: must be at least 0 and below 1/);
     await fails({ dedup: "fuzzy" as "exact" }, /--dedup fuzzy: expected none, exact or minhash/);
     // Nothing was left behind: the new --out was removed, the existing one is still empty.

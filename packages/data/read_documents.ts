@@ -6,7 +6,7 @@ import { readParquetPieces } from "./_parquet.ts";
 import { parsePiece, type Piece } from "./_piece.ts";
 
 /** Why a line or row was not taken as a document. */
-export type SkipReason = "missing_field" | "invalid_json" | "empty" | "blank_line";
+export type SkipReason = "missing_field" | "invalid_json" | "empty" | "blank_line" | "invalid_utf8";
 
 /** One item read from an input: a document's text, or a counted reason for skipping one. */
 export type DocumentItem = { text: string } | { skip: SkipReason };
@@ -18,7 +18,8 @@ const READ_CHUNK = 1 << 20;
  * (plain, gzip or zstd): one JSON object a line, text in field `text` (SlimPajama) or else `content`
  * (Starcoderdata). `.parquet`: column `content` or else `text`. A line or row that is not a document is
  * yielded as a skip with its reason, never dropped silently: `invalid_json`, `missing_field` (no
- * string `text`/`content`), `empty` (only whitespace), `blank_line`. A corrupt or unreadable file is a
+ * string `text`/`content`), `empty` (only whitespace), `blank_line`, `invalid_utf8` (the line, or the
+ * `.txt` file, is not valid UTF-8). A corrupt or unreadable file is a
  * {@link UserError} naming it. `onBytes` is told how many bytes of the file were consumed.
  *
  * @example

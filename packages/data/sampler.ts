@@ -38,6 +38,8 @@ export interface OpenDatasetOptions {
   split?: Split;
   /** Continue from a saved state instead of the beginning. */
   state?: SamplerState;
+  /** Every id read must be below this (the model's `vocab_size`), besides the manifest's vocabulary. */
+  vocabSize?: number;
 }
 
 /** What the sampler knows about one of its sources. */
@@ -239,7 +241,9 @@ export function openDataset(specs: readonly DataSpec[], opts: OpenDatasetOptions
   const sources: BlockSource[] = [];
   try {
     for (const spec of specs) {
-      sources.push(new BlockSource(spec.dir, opts.split ?? "train", opts.seqLen, spec.prefix));
+      const src = new BlockSource(spec.dir, opts.split ?? "train", opts.seqLen, spec.prefix);
+      sources.push(src);
+      if (opts.vocabSize !== undefined) src.limitIds(opts.vocabSize, "the model's vocab_size");
     }
     const shas = new Set(sources.map((s) => s.tokenizerSha256).filter((s) => s !== undefined));
     if (shas.size > 1) {

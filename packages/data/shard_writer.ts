@@ -35,7 +35,9 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
  */
 export class ShardWriter {
   readonly #opts: ShardWriterOptions;
-  readonly #buf: Uint16Array | Int32Array;
+  /** The shard file being filled: header, then tokens (grown as they arrive, up to the chunk size). */
+  #bytes = new Uint8Array(0);
+  #buf: Uint16Array | Int32Array = new Uint16Array(0);
   #fill = 0;
   #files: string[] = [];
   #tokens = 0;
@@ -47,7 +49,24 @@ export class ShardWriter {
       throw new RangeError(`chunk size must be a positive integer, got ${opts.chunkSize}`);
     }
     this.#opts = opts;
-    this.#buf = opts.dtype === "uint16" ? new Uint16Array(opts.chunkSize) : new Int32Array(opts.chunkSize);
+  }
+
+  /**
+   * Room for at least `tokens` tokens in the current shard (never more than the chunk size): memory grows
+   * with the data, so a large chunk size costs nothing until the data fills it.
+   */
+  #reserve(tokens: number): void {
+    if (tokens <= this.#buf.length) return;
+    const chunk = this.#opts.chunkSize;
+    const n = Math.min(chunk, Math.max(tokens, 2 * this.#buf.length, 1 << 16));
+    const width = this.#opts.dtype === "uint16" ? 2 : 4;
+    const bytes = new Uint8Array(SHARD_HEADER_BYTES + n * width);
+    bytes.set(this.#bytes.subarray(0, SHARD_HEADER_BYTES + this.#fill * width));
+    this.#bytes = bytes;
+    // The header is 24 bytes, a multiple of both widths: the tokens are an aligned view after it.
+    this.#buf = this.#opts.dtype === "uint16"
+      ? new Uint16Array(bytes.buffer, SHARD_HEADER_BYTES, n)
+      : new Int32Array(bytes.buffer, SHARD_HEADER_BYTES, n);
   }
 
   /** Tokens added so far (without padding). */
@@ -71,6 +90,7 @@ export class ShardWriter {
     const max = this.#opts.dtype === "uint16" ? 65535 : 2147483647;
     let i = 0;
     while (i < tokens.length) {
+      this.#reserve(Math.min(this.#opts.chunkSize, this.#fill + tokens.length - i));
       const n = Math.min(tokens.length - i, this.#buf.length - this.#fill);
       for (let j = 0; j < n; j++) {
         const t = tokens[i + j];
@@ -81,7 +101,7 @@ export class ShardWriter {
       }
       this.#fill += n;
       i += n;
-      if (this.#fill === this.#buf.length) await this.#flush();
+      if (this.#fill === this.#opts.chunkSize) await this.#flush();
     }
     this.#tokens += tokens.length;
   }
@@ -91,8 +111,10 @@ export class ShardWriter {
     if (!this.#finished) {
       this.#finished = true;
       if (this.#fill > 0) {
+        this.#reserve(this.#opts.chunkSize);
         this.#padding = this.#buf.length - this.#fill;
         this.#buf.fill(this.#opts.padToken, this.#fill);
+        this.#fill = this.#buf.length;
         await this.#flush();
       }
     }
@@ -101,12 +123,9 @@ export class ShardWriter {
 
   async #flush(): Promise<void> {
     const name = `${this.#opts.prefix}_${this.#files.length.toString().padStart(10, "0")}.bin`;
-    const body = LITTLE_ENDIAN
-      ? new Uint8Array(this.#buf.buffer, this.#buf.byteOffset, this.#buf.byteLength)
-      : encodeTokens(this.#buf, this.#opts.dtype);
-    const bytes = new Uint8Array(SHARD_HEADER_BYTES + body.length);
+    const bytes = this.#bytes;
     bytes.set(encodeShardHeader({ dtype: this.#opts.dtype, chunkSize: this.#opts.chunkSize }), 0);
-    bytes.set(body, SHARD_HEADER_BYTES);
+    if (!LITTLE_ENDIAN) bytes.set(encodeTokens(this.#buf, this.#opts.dtype), SHARD_HEADER_BYTES);
     await writeFileAtomic(`${this.#opts.dir}/${name}`, bytes);
     this.#files.push(name);
     this.#fill = 0;

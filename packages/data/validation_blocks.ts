@@ -11,6 +11,8 @@ export interface IterateBlocksOptions {
   split?: Split;
   /** Stop after this many blocks (default: all). */
   maxBlocks?: number;
+  /** Every id must be below this (a model's `vocab_size`); the manifest's vocabulary is checked always. */
+  vocabSize?: number;
 }
 
 /**
@@ -33,6 +35,7 @@ export interface IterateBlocksOptions {
 export function* iterateBlocks(source: string | DataSpec, opts: IterateBlocksOptions): Generator<Int32Array> {
   const { dir, prefix } = typeof source === "string" ? { dir: source, prefix: undefined } : source;
   const src = new BlockSource(dir, opts.split ?? "val", opts.seqLen, prefix);
+  if (opts.vocabSize !== undefined) src.limitIds(opts.vocabSize, "the model's vocab_size");
   try {
     const n = Math.min(src.blocks, opts.maxBlocks ?? Infinity);
     for (let i = 0; i < n; i++) {
@@ -80,4 +83,26 @@ export function* iterateBatches(
     if (rows.length === opts.batchSize) yield emit();
   }
   if (rows.length > 0) yield emit();
+}
+
+/**
+ * Opens and reads the blocks {@link iterateBlocks} would yield, checking everything on the way: the
+ * shards' headers, that there is at least one block, and (with `vocabSize`) every id. Returns the number
+ * of blocks read. A trainer calls this on its validation data before the first step, so that a bad
+ * validation shard is found before hours of training rather than at the first evaluation.
+ *
+ * @example
+ * ```ts
+ * import { checkBlocks, ShardWriter } from "@tinyllama-ts/data";
+ * const dir = await Deno.makeTempDir();
+ * const w = new ShardWriter({ dir, prefix: "val", chunkSize: 16, dtype: "uint16", padToken: 1 });
+ * await w.add(Array.from({ length: 16 }, (_, i) => i));
+ * await w.finish();
+ * console.log(checkBlocks(dir, { seqLen: 4, vocabSize: 32 })); // 3
+ * ```
+ */
+export function checkBlocks(source: string | DataSpec, opts: IterateBlocksOptions): number {
+  let n = 0;
+  for (const _ of iterateBlocks(source, opts)) n++;
+  return n;
 }

@@ -3,13 +3,9 @@
  *
  * @module
  */
-import { UserError } from "@tinyllama-ts/cli";
+import { parseIntFlag } from "@tinyllama-ts/cli";
 
-/** The value of `flag` as a positive integer (digits only), else a {@link UserError} naming the flag. */
+/** The value of `flag` as a positive integer, through the project's one strict parser. */
 export function positiveInt(flag: string, value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
-    throw new UserError(`${flag} must be a positive integer, got "${value}"`);
-  }
-  return n;
+  return parseIntFlag(flag, value, { min: 1 });
 }

@@ -57,7 +57,7 @@ Deno.test("eval cli: bad input is one line on stderr and exit code 2", async () 
     ],
     [
       ["--checkpoint", `${FIXTURES}gqa_a`, "--data", data, "--max-batches", "0"],
-      /--max-batches must be a positive/,
+      /--max-batches must be an integer ≥ 1/,
     ],
     [["--checkpoint", `${FIXTURES}gqa_a`, "--data", data, "--backend", "tpu"], /unknown backend "tpu"/],
     [["--checkpoint", `${FIXTURES}gqa_a`], /--data is required/],

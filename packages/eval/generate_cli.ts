@@ -18,7 +18,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { runMain, UserError } from "@tinyllama-ts/cli";
+import { parseIntFlag, parseIntListFlag, parseNumberFlag, runMain, UserError } from "@tinyllama-ts/cli";
 import { loadTokenizer, type Tokenizer } from "@tinyllama-ts/tokenizer";
 import { BACKEND_NAMES, createBackend } from "@tinyllama-ts/backends";
 import { loadHfCheckpoint } from "@tinyllama-ts/checkpoint";
@@ -56,12 +56,15 @@ export async function generateMain(args: string[]): Promise<void> {
   if ((values.prompt === undefined) === (values["prompt-ids"] === undefined)) {
     throw new UserError(`give exactly one of --prompt and --prompt-ids (see --help)`);
   }
-  const maxNewTokens = integer("--max-new-tokens", values["max-new-tokens"], 0);
-  const temperature = number("--temperature", values.temperature);
-  const topK = integer("--top-k", values["top-k"], 0);
-  const topP = number("--top-p", values["top-p"]);
-  const seed = integer("--seed", values.seed, 0);
-  const promptIds = values["prompt-ids"] === undefined ? null : parseIds(values["prompt-ids"]);
+  const maxNewTokens = parseIntFlag("--max-new-tokens", values["max-new-tokens"]);
+  const temperature = parseNumberFlag("--temperature", values.temperature, { min: 0 });
+  const topK = parseIntFlag("--top-k", values["top-k"]);
+  const topP = parseNumberFlag("--top-p", values["top-p"], { min: 0, aboveMin: true, max: 1 });
+  const seed = parseIntFlag("--seed", values.seed);
+  // Ids are checked against the model's vocabulary once it is loaded.
+  const promptIds = values["prompt-ids"] === undefined
+    ? null
+    : parseIntListFlag("--prompt-ids", values["prompt-ids"]);
 
   const backend = await createBackend(values.backend);
   try {
@@ -89,30 +92,6 @@ export async function generateMain(args: string[]): Promise<void> {
   } finally {
     backend.destroy();
   }
-}
-
-function parseIds(text: string): number[] {
-  const parts = text.split(",").map((s) => s.trim());
-  if (parts.some((p) => !/^\d+$/.test(p))) {
-    throw new UserError(`--prompt-ids must be comma-separated non-negative integers, got "${text}"`);
-  }
-  return parts.map(Number);
-}
-
-function integer(flag: string, value: string, min: number): number {
-  const n = Number(value);
-  if (!/^-?\d+$/.test(value) || !Number.isSafeInteger(n) || n < min) {
-    throw new UserError(`${flag} must be an integer ≥ ${min}, got "${value}"`);
-  }
-  return n;
-}
-
-function number(flag: string, value: string): number {
-  const n = Number(value);
-  if (value.trim() === "" || !Number.isFinite(n)) {
-    throw new UserError(`${flag} must be a number, got "${value}"`);
-  }
-  return n;
 }
 
 if (import.meta.main) await runMain(() => generateMain(Deno.args));

@@ -55,9 +55,24 @@ Deno.test("generate cli: bad input is one line on stderr and exit code 2", async
     [[...ck, "--prompt-ids", "1,2"], /no tokenizer\.model or tokenizer\.json \(pass --ids/],
     [[...ck, "--prompt", "hi", "--ids"], /no tokenizer.* to encode --prompt/],
     [[...ck, "--prompt", "hi", "--prompt-ids", "1"], /exactly one of --prompt and --prompt-ids/],
-    [[...ck, "--prompt-ids", "1,x", "--ids"], /--prompt-ids must be comma-separated/],
+    [[...ck, "--prompt-ids", "1,x", "--ids"], /^error: --prompt-ids: item 2 \("x"\) must be an integer ≥ 0$/],
+    [
+      [...ck, "--prompt-ids", "1,99999999999999999999999", "--ids"],
+      /^error: --prompt-ids: item 2 \("99999999999999999999999"\) must be an integer ≥ 0$/,
+    ],
+    [
+      [...ck, "--prompt-ids", "1", "--ids", "--seed", "1e3"],
+      /^error: --seed must be an integer ≥ 0, got "1e3"$/,
+    ],
+    [
+      [...ck, "--prompt-ids", "1", "--ids", "--temperature", "x"],
+      /^error: --temperature must be a number ≥ 0, got "x"$/,
+    ],
     [[...ck, "--prompt-ids", "1,96", "--ids"], /input id 96 at position 1 is outside the vocabulary 96/],
-    [[...ck, "--prompt-ids", "1", "--ids", "--top-p", "2"], /top-p must be in \(0, 1\]/],
+    [
+      [...ck, "--prompt-ids", "1", "--ids", "--top-p", "2"],
+      /^error: --top-p must be a number > 0 and ≤ 1, got "2"$/,
+    ],
     [[...ck, "--prompt-ids", "1", "--ids", "--max-new-tokens", "64"], /exceed the block size 64/],
     [
       ["--checkpoint", `${FIXTURES}missing`, "--prompt-ids", "1", "--ids"],

@@ -17,7 +17,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { runMain, UserError } from "@tinyllama-ts/cli";
+import { checkInputFile, readLines, runMain, UserError } from "@tinyllama-ts/cli";
 import { loadTokenizer } from "./load.ts";
 import type { Tokenizer } from "./tokenizer.ts";
 
@@ -59,7 +59,7 @@ export async function tokenizeMain(args: string[]): Promise<void> {
       else out.write(JSON.stringify(tok.encode(values.text, { bos: values.bos, eos: values.eos })) + "\n");
     } else {
       const file = values.jsonl!;
-      for await (const [line, lineNo] of readLines(file)) {
+      for await (const [line, lineNo] of readLines(await openInput(file), file === "-" ? "<stdin>" : file)) {
         if (line.trim() === "") continue;
         const where = `${file}:${lineNo}`;
         let value: unknown;
@@ -106,43 +106,16 @@ function checkIds(value: unknown, where: string, tok: Tokenizer): number[] {
   return value as number[];
 }
 
-// Lines of a file (or standard input for "-") with their 1-based numbers, streamed.
-async function* readLines(path: string): AsyncGenerator<[string, number]> {
-  let file: Deno.FsFile | undefined;
-  let stream: ReadableStream<Uint8Array>;
-  if (path === "-") {
-    stream = Deno.stdin.readable;
-  } else {
-    try {
-      if ((await Deno.stat(path)).isDirectory) {
-        throw new UserError(`${path}: is a directory, not a JSONL file`);
-      }
-      file = await Deno.open(path);
-    } catch (e) {
-      if (e instanceof UserError) throw e;
-      if (e instanceof Deno.errors.NotFound) throw new UserError(`${path}: no such file`);
-      throw new UserError(`${path}: cannot read (${(e as Error).message})`);
-    }
-    stream = file.readable;
-  }
-  const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
-  let rest = "";
-  let lineNo = 0;
+// The bytes of `--jsonl` (standard input for "-"): a regular file only, since a FIFO or a device could
+// block or never end. The lines are cut by the shared reader, linear in the line length.
+async function openInput(path: string): Promise<AsyncIterable<Uint8Array>> {
+  if (path === "-") return Deno.stdin.readable;
+  await checkInputFile("--jsonl", path);
   try {
-    for await (const chunk of stream) {
-      rest += decoder.decode(chunk, { stream: true });
-      let nl: number;
-      while ((nl = rest.indexOf("\n")) >= 0) {
-        yield [rest.slice(0, nl).replace(/\r$/, ""), ++lineNo];
-        rest = rest.slice(nl + 1);
-      }
-    }
-    rest += decoder.decode();
+    return (await Deno.open(path)).readable;
   } catch (e) {
-    if (e instanceof TypeError) throw new UserError(`${path}:${lineNo + 1}: not valid UTF-8`);
-    throw e;
+    throw new UserError(`--jsonl ${path}: cannot read (${(e as Error).message})`);
   }
-  if (rest.length > 0) yield [rest.replace(/\r$/, ""), ++lineNo];
 }
 
 // Collects output and writes it in large blocks: one write per line would dominate the run time.

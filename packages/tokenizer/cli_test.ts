@@ -191,7 +191,7 @@ Deno.test("tokenize:train writes a tokenizer.model that loads; bad input leaves 
   );
   await assertRefused(
     train(["--input", `${dir}/a.txt`, "--vocab-size", "abc", "--out", out]),
-    /--vocab-size must be an integer, got "abc"/,
+    /--vocab-size must be an integer from 1 to 1048575, got "abc"/,
   );
   await assertRefused(
     train(["--input", `${dir}/zzz.txt`, "--vocab-size", "300", "--out", out]),
@@ -203,9 +203,9 @@ Deno.test("tokenize:train writes a tokenizer.model that loads; bad input leaves 
   await Deno.writeFile(`${dir}/bin.txt`, new Uint8Array([0x61, 0xff, 0xfe, 0x62]));
   await assertRefused(
     train(["--input", `${dir}/bin.txt`, "--vocab-size", "300", "--out", out]),
-    /bin\.txt: not valid UTF-8/,
+    /bin\.txt:1: not valid UTF-8/,
   );
-  await assert.rejects(Deno.stat(`${out}/tokenizer.model`), Deno.errors.NotFound);
+  await assert.rejects(Deno.stat(out), Deno.errors.NotFound); // nothing created by the failed runs
   await Deno.remove(dir, { recursive: true });
 });
 
@@ -222,4 +222,82 @@ Deno.test("a model file that is valid protobuf but no BPE model is refused by th
     /tokenizer\.model: UNIGRAM model; only BPE/,
   );
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("tokenize:train: --out is new, empty or refused before training; a model is never overwritten", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const text = Array.from({ length: 100 }, (_, i) => `line ${i}: the quick brown fox ${i % 5}`).join("\n");
+    await Deno.writeTextFile(`${dir}/a.txt`, text);
+    await Deno.writeTextFile(`${dir}/file`, "x");
+    await Deno.mkdir(`${dir}/foreign`);
+    await Deno.writeTextFile(`${dir}/foreign/notes.txt`, "mine");
+    const args = (
+      out: string,
+      extra: string[] = [],
+    ) => ["--input", `${dir}/a.txt`, "--vocab-size", "300", "--out", out, ...extra];
+    await assertRefused(
+      train(args("/")),
+      /^error: --out \/: not empty \(holds .*\); choose a new or empty directory\n$/,
+    );
+    await assertRefused(train(args(`${dir}/file`)), /--out .*\/file: exists and is not a directory/);
+    await assertRefused(train(args(`${dir}/file/tok`)), /--out .*\/file\/tok: a part of the path is a file/);
+    await assertRefused(train(args(`${dir}/foreign`)), /--out .*foreign: not empty \(holds notes\.txt\)/);
+    assert.deepEqual([...Deno.readDirSync(`${dir}/foreign`)].map((e) => e.name), ["notes.txt"]);
+    // Checked before training: a vocabulary too large for the corpus would fail only after the merges,
+    // but the bad --out is what is reported.
+    await assertRefused(
+      train(args(`${dir}/file`, ["--vocab-size", "99999"])),
+      /exists and is not a directory/,
+    );
+    const ok = await train(args(`${dir}/tok`));
+    assert.equal(ok.code, 0, ok.stderr);
+    const model = await Deno.readFile(`${dir}/tok/tokenizer.model`);
+    await assertRefused(
+      train(args(`${dir}/tok`, ["--vocab-size", "310"])),
+      /--out .*tok: already holds tokenizer\.model \(not overwritten\); choose a new or empty directory/,
+    );
+    assert.deepEqual(await Deno.readFile(`${dir}/tok/tokenizer.model`), model);
+    assert.deepEqual([...Deno.readDirSync(`${dir}/tok`)].map((e) => e.name), ["tokenizer.model"]);
+    // Special files are not inputs.
+    await assertRefused(
+      train(["--input", "/dev/zero", "--vocab-size", "280", "--out", `${dir}/t2`]),
+      /--input \/dev\/zero: a device, not a regular file/,
+    );
+    await assert.rejects(Deno.stat(`${dir}/t2`), Deno.errors.NotFound);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("tokenize --jsonl: a FIFO is refused; invalid UTF-8 on its line; one huge line is linear", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    assert.equal((await new Deno.Command("mkfifo", { args: [`${dir}/pipe`] }).output()).code, 0);
+    await assertRefused(
+      tokenize(["--tokenizer", TINY, "--jsonl", `${dir}/pipe`]),
+      /^error: --jsonl .*\/pipe: a FIFO, not a regular file\n$/,
+    );
+    const e = new TextEncoder();
+    // The bad byte is on line 3 of one small chunk: the old reader blamed the line after the chunk.
+    const bytes = new Uint8Array([
+      ...e.encode('{"text":"a"}\n{"text":"b"}\n{"text":"'),
+      0xff,
+      ...e.encode('"}\n{"text":"d"}\n{"text":"e"}\n'),
+    ]);
+    await Deno.writeFile(`${dir}/bad.jsonl`, bytes);
+    await assertRefused(
+      tokenize(["--tokenizer", TINY, "--jsonl", `${dir}/bad.jsonl`]),
+      /bad\.jsonl:3: not valid UTF-8\n$/,
+    );
+    // One 40 MB line: the line reader joins its chunks once (it used to rescan the line per chunk).
+    const big = JSON.stringify({ text: "ab ".repeat(Math.floor((40 << 20) / 3)) });
+    await Deno.writeTextFile(`${dir}/big.jsonl`, big + "\n");
+    const r = await tokenize(["--tokenizer", TINY, "--jsonl", `${dir}/big.jsonl`]);
+    assert.equal(r.code, 0, r.stderr);
+    const ids = JSON.parse(r.stdout);
+    assert.deepEqual(ids.slice(0, 4), tiny.encode("ab ab ", {}).slice(0, 4));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -16,7 +16,17 @@
  */
 
 import { parseArgs } from "node:util";
-import { Progress, runMain, UserError, writeFileAtomic } from "@tinyllama-ts/cli";
+import {
+  checkInputFile,
+  checkOutputDir,
+  lockRunDir,
+  parseIntFlag,
+  parseNumberFlag,
+  Progress,
+  runMain,
+  UserError,
+  writeFileAtomic,
+} from "@tinyllama-ts/cli";
 import { trainBpeTokenizer } from "./train.ts";
 
 const USAGE =
@@ -46,10 +56,20 @@ export async function trainMain(args: string[]): Promise<void> {
     throw new UserError(`--input is required (${USAGE})`);
   }
   if (values.out === undefined) throw new UserError(`--out is required (${USAGE})`);
-  const vocabSize = parseNumber(values["vocab-size"], "--vocab-size", true);
+  if (values["vocab-size"] === undefined) throw new UserError(`--vocab-size is required (${USAGE})`);
+  const vocabSize = parseIntFlag("--vocab-size", values["vocab-size"], { min: 1, max: (1 << 20) - 1 });
   const coverage = values["character-coverage"] === undefined
     ? undefined
-    : parseNumber(values["character-coverage"], "--character-coverage", false);
+    : parseNumberFlag("--character-coverage", values["character-coverage"], {
+      min: 0,
+      aboveMin: true,
+      max: 1,
+    });
+  // The output is checked before any input is read or any merge learnt: a new or empty directory, never
+  // one with a model in it (nor one of unrelated files).
+  const out = values.out.length > 1 ? values.out.replace(/\/+$/, "") : values.out;
+  await checkOutputDir("--out", out, { ours: outDirVerdict });
+  for (const path of inputs) await checkInputFile("--input", path);
 
   const texts: string[] = [];
   let bytes = 0;
@@ -59,45 +79,42 @@ export async function trainMain(args: string[]): Promise<void> {
     texts.push(...textsOf(path, data, values.field));
   }
 
-  const start = performance.now();
-  let bar: Progress | undefined;
-  const tok = trainBpeTokenizer(texts, {
-    vocabSize,
-    characterCoverage: coverage,
-    onProgress: (done, total) => (bar ??= new Progress({ total, label: "merges" })).update(done),
-  });
-  bar?.done();
-  const model = tok.toModelBytes();
+  // Locked (and created) for the training, so that two runs never write one model; a failure removes
+  // the directory again if this run created it.
+  const lock = await lockRunDir(out, "--out");
   try {
-    await Deno.mkdir(values.out, { recursive: true });
-  } catch (e) {
-    throw new UserError(`${values.out}: cannot create the output directory (${(e as Error).message})`);
+    await checkOutputDir("--out", out, { ours: outDirVerdict }); // again, under the lock
+    const start = performance.now();
+    let bar: Progress | undefined;
+    const tok = trainBpeTokenizer(texts, {
+      vocabSize,
+      characterCoverage: coverage,
+      onProgress: (done, total) => (bar ??= new Progress({ total, label: "merges" })).update(done),
+    });
+    bar?.done();
+    const file = `${out === "/" ? "" : out}/${MODEL_FILE}`;
+    await writeFileAtomic(file, tok.toModelBytes());
+    const seconds = ((performance.now() - start) / 1000).toFixed(1);
+    console.log(`wrote ${file}: ${tok.vocabSize} pieces from ${bytes} bytes of text in ${seconds}s`);
+  } finally {
+    lock.release();
   }
-  const file = `${values.out.replace(/\/+$/, "")}/tokenizer.model`;
-  await writeFileAtomic(file, model);
-  const seconds = ((performance.now() - start) / 1000).toFixed(1);
-  console.log(`wrote ${file}: ${tok.vocabSize} pieces from ${bytes} bytes of text in ${seconds}s`);
 }
 
-function parseNumber(s: string | undefined, flag: string, integer: boolean): number {
-  if (s === undefined) throw new UserError(`${flag} is required (${USAGE})`);
-  const n = Number(s);
-  if (s.trim() === "" || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
-    throw new UserError(`${flag} must be ${integer ? "an integer" : "a number"}, got ${JSON.stringify(s)}`);
-  }
-  return n;
+const MODEL_FILE = "tokenizer.model";
+
+/** Only a temporary of an interrupted write may be there already; a model is never overwritten. */
+function outDirVerdict(names: string[]): true | string {
+  if (names.includes(MODEL_FILE)) return `already holds ${MODEL_FILE} (not overwritten)`;
+  if (names.every((n) => n.startsWith(`${MODEL_FILE}.tmp-`))) return true;
+  return `not empty (holds ${names.slice(0, 3).join(", ")}${names.length > 3 ? ", …" : ""})`;
 }
 
 async function readInput(path: string): Promise<Uint8Array> {
   try {
-    if ((await Deno.stat(path)).isDirectory) {
-      throw new UserError(`${path}: is a directory; give the files in it`);
-    }
     return await Deno.readFile(path);
   } catch (e) {
-    if (e instanceof UserError) throw e;
-    if (e instanceof Deno.errors.NotFound) throw new UserError(`${path}: no such file`);
-    throw new UserError(`${path}: cannot read (${(e as Error).message})`);
+    throw new UserError(`--input ${path}: cannot read (${(e as Error).message})`);
   }
 }
 
@@ -106,7 +123,7 @@ function textsOf(path: string, data: Uint8Array, field: string): string[] {
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(data);
   } catch {
-    throw new UserError(`${path}: not valid UTF-8 text`);
+    throw new UserError(`${path}:${firstInvalidLine(data)}: not valid UTF-8`);
   }
   if (!path.endsWith(".jsonl")) return [text];
   const out: string[] = [];
@@ -126,6 +143,21 @@ function textsOf(path: string, data: Uint8Array, field: string): string[] {
     out.push(t);
   }
   return out;
+}
+
+/** The 1-based number of the first line of `data` that is not valid UTF-8 (lines cut at "\n" bytes). */
+function firstInvalidLine(data: Uint8Array): number {
+  const decoder = new TextDecoder("utf-8", { fatal: true });
+  for (let start = 0, line = 1;; line++) {
+    const nl = data.indexOf(0x0a, start);
+    try {
+      decoder.decode(data.subarray(start, nl < 0 ? data.length : nl));
+    } catch {
+      return line;
+    }
+    if (nl < 0) return line;
+    start = nl + 1;
+  }
 }
 
 if (import.meta.main) await runMain(() => trainMain(Deno.args));

@@ -5,7 +5,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { UserError } from "@tinyllama-ts/cli";
+import { parseIntFlag, parseNumberFlag, UserError } from "@tinyllama-ts/cli";
 import { type DataSpec, parseDataSpec } from "@tinyllama-ts/data";
 import type { BackendName, Hparams } from "./hparams.ts";
 import { DEFAULT_OUT, type TrainOptions } from "./train.ts";
@@ -192,15 +192,9 @@ export function trainOptionsFromFlags(
 }
 
 function parseInteger(flag: string, v: string, min: number): number {
-  const n = /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
-  if (!Number.isSafeInteger(n) || n < min) {
-    throw new UserError(`--${flag} must be an integer ≥ ${min}, got "${v}"`);
-  }
-  return n;
+  return parseIntFlag(`--${flag}`, v, { min });
 }
 
 function parseNumber(flag: string, v: string): number {
-  const n = /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(v) ? Number(v) : NaN;
-  if (!Number.isFinite(n)) throw new UserError(`--${flag} must be a number, got "${v}"`);
-  return n;
+  return parseNumberFlag(`--${flag}`, v);
 }

@@ -22,7 +22,7 @@
  * ```
  * @module
  */
-import { runMain, UserError } from "@tinyllama-ts/cli";
+import { checkOutputDir, runMain, UserError } from "@tinyllama-ts/cli";
 import { parsePretrainFlags, PRETRAIN_USAGE, type PretrainFlags, trainOptionsFromFlags } from "./flags.ts";
 import { evaluate, prepareBuiltin, type Summary, writeReport } from "./pipeline.ts";
 import { DEFAULT_OUT, train, type TrainOptions, type TrainResult } from "./train.ts";
@@ -56,6 +56,8 @@ export async function pretrainMain(
     return 0;
   }
   const out = flags.out ?? DEFAULT_OUT;
+  // Every stage reads or writes the run directory: a file, or a path under one, is refused up front.
+  await checkOutputDir("--out", out, { ours: () => true });
   const onlyOut = () => {
     const extra = args.filter((a, i) =>
       !(a === "--out" || a.startsWith("--out=") || args[i - 1] === "--out")

@@ -15,11 +15,12 @@
  *
  * @module
  */
-import { Progress, UserError } from "@tinyllama-ts/cli";
-import { type DataSpec, iterateBlocks, type MixtureSampler, openDataset } from "@tinyllama-ts/data";
+import { LOCK_FILE, lockRunDir, Progress, type RunDirLock, UserError } from "@tinyllama-ts/cli";
+import { checkBlocks, type DataSpec, type MixtureSampler, openDataset } from "@tinyllama-ts/data";
 import type { Backend } from "@tinyllama-ts/backend";
 import { createBackend } from "@tinyllama-ts/backends";
 import {
+  checkConfigFits,
   configFromHf,
   type HfExtras,
   loadHfCheckpoint,
@@ -32,6 +33,7 @@ import { cosineLr, Optimizer, paramSlots } from "@tinyllama-ts/optim";
 import { loadTokenizer } from "@tinyllama-ts/tokenizer";
 import {
   latestCheckpoint,
+  listCheckpoints,
   OPTIMIZER_FILE,
   readCheckpoint,
   removeTemporaries,
@@ -205,10 +207,22 @@ export async function setup(opts: TrainOptions): Promise<Run> {
     for (const r of release.reverse()) r();
   };
   try {
-    const sampler = openDataset(data, { seqLen: hp.seqLen, seed: hp.seed, state: saved?.sampler });
+    const sampler = openDataset(data, {
+      seqLen: hp.seqLen,
+      seed: hp.seed,
+      state: saved?.sampler,
+      vocabSize: config.vocab_size, // ids are checked as they are read, naming the data
+    });
     release.push(() => sampler.close());
     const valSources = validationSources(data);
-    for (const src of valSources) checkReadable(src, hp.seqLen);
+    // The validation blocks are read now (headers, ids against the model), not first after training.
+    for (const src of valSources) {
+      checkBlocks(src, {
+        seqLen: hp.seqLen,
+        maxBlocks: hp.evalIters * hp.microBatchSize,
+        vocabSize: config.vocab_size,
+      });
+    }
     await checkVocabulary(config, sampler.vocabSize, tokenizer);
 
     // ---- the model and optimizer on the backend ----
@@ -377,13 +391,16 @@ class RunFiles {
   readonly #metrics: MetricsLog;
   readonly #onWrite?: (dir: string, step: number) => void | Promise<void>;
   readonly #tokenizerFrom?: string;
+  readonly #lock: RunDirLock;
 
   private constructor(
     run: Run,
+    lock: RunDirLock,
     metrics: MetricsLog,
     onWrite?: (dir: string, step: number) => void | Promise<void>,
   ) {
     this.#run = run;
+    this.#lock = lock;
     this.#metrics = metrics;
     this.#onWrite = onWrite;
     this.lastCheckpoint = run.resumed?.path ?? "";
@@ -396,10 +413,15 @@ class RunFiles {
     run: Run,
     onWrite?: (dir: string, step: number) => void | Promise<void>,
   ): Promise<RunFiles> {
-    await Deno.mkdir(run.out, { recursive: true });
-    await removeTemporaries(run.out);
-    const metrics = await MetricsLog.open(`${run.out}/metrics.jsonl`, run.resumed?.state.step ?? 0);
-    return new RunFiles(run, metrics, onWrite);
+    const lock = await lockRunDir(run.out, "--out"); // one writer per run directory
+    try {
+      await removeTemporaries(run.out);
+      const metrics = await MetricsLog.open(`${run.out}/metrics.jsonl`, run.resumed?.state.step ?? 0);
+      return new RunFiles(run, lock, metrics, onWrite);
+    } catch (e) {
+      lock.release();
+      throw e;
+    }
   }
 
   append(record: StepRecord | ValRecord): void {
@@ -424,6 +446,7 @@ class RunFiles {
 
   close(): void {
     this.#metrics.close();
+    this.#lock.release();
   }
 
   /** The first and last training losses and the last validation loss of the whole run. */
@@ -491,11 +514,6 @@ async function checkVocabulary(config: ModelConfig, dataVocab: number | undefine
   }
 }
 
-/** Opens a validation source's shards and reads its first block: a damaged split fails before step 0. */
-function checkReadable(src: DataSpec, seqLen: number): void {
-  for (const _ of iterateBlocks(src, { seqLen, maxBlocks: 1 })) break;
-}
-
 /** The model: the resumed checkpoint's, `initFrom`'s, or a fresh TinyLlama initialisation. */
 async function loadModel(
   backend: Backend,
@@ -519,6 +537,7 @@ async function loadModel(
       tokenizerPath: resumed ? null : loaded.tokenizerPath,
     };
   }
+  checkConfigFits(config, backend.info, config.name); // before any allocation
   const model = new Model(backend, config);
   model.init(hp.seed, "tinyllama");
   return { model, extras: null, tokenizerPath: null };
@@ -568,9 +587,18 @@ async function readHfConfig(dir: string): Promise<ModelConfig> {
   return configFromHf(json, path, basename(dir.replace(/\/+$/, "")) || "hf").config;
 }
 
+/**
+ * Whether `path` holds a run. What a fresh run that failed before its first checkpoint leaves (its
+ * metrics.jsonl, a checkpoints directory without a checkpoint, its lock file) does not count: the next
+ * fresh run starts over there instead of refusing it.
+ */
 async function isNonEmptyDir(path: string): Promise<boolean> {
   try {
-    for await (const _ of Deno.readDir(path)) return true;
+    for await (const e of Deno.readDir(path)) {
+      if (e.name === "metrics.jsonl" || e.name === LOCK_FILE) continue;
+      if (e.name === "checkpoints" && (await listCheckpoints(path)).length === 0) continue;
+      return true;
+    }
     return false;
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return false;

@@ -21,7 +21,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { Progress, runMain, UserError, writeFileAtomic } from "@tinyllama-ts/cli";
+import { checkOutputFile, Progress, runMain, UserError, writeFileAtomic } from "@tinyllama-ts/cli";
 import { loadTokenizer } from "@tinyllama-ts/tokenizer";
 import { BACKEND_NAMES, createBackend } from "@tinyllama-ts/backends";
 import { positiveInt } from "../_cli_args.ts";
@@ -96,6 +96,9 @@ export async function runMultipleChoice(args: string[]): Promise<void> {
   }
   const limit = values.limit === undefined ? Infinity : positiveInt("--limit", values.limit);
   const batchTokens = positiveInt("--batch-tokens", values["batch-tokens"]);
+  // Output paths are checked before anything is scored (and written only after).
+  if (values["log-samples"] !== undefined) await checkOutputFile("--log-samples", values["log-samples"]);
+  if (values.output !== undefined) await checkOutputFile("--output", values.output);
 
   // Every input is read and checked before the model loads.
   const groups: ItemGroup[] = [];

@@ -185,7 +185,24 @@ Deno.test("bad input: one line on stderr naming file, line and field, exit code 
       [["--tasks", "boolq", "--task-dir", `${dir}/tasks`], /tasks\/boolq\.jsonl: not found/],
       [["--tasks", "piqa"], /--tasks needs --task-dir/],
       [["--mc", `${FIX}/mc.jsonl`, "--tasks", "piqa"], /either --mc FILE or --tasks LIST/],
-      [["--mc", `${FIX}/mc.jsonl`, "--limit", "0"], /--limit must be a positive integer/],
+      [["--mc", `${FIX}/mc.jsonl`, "--limit", "0"], /--limit must be an integer ≥ 1, got "0"/],
+      // Output paths are checked before any scoring (these used to fail after it, with a stack trace).
+      [
+        ["--mc", `${FIX}/mc.jsonl`, "--log-samples", dir],
+        /^error: --log-samples .*: is a directory, not a file$/,
+      ],
+      [
+        ["--mc", `${FIX}/mc.jsonl`, "--log-samples", `${dir}/range.jsonl/s.jsonl`],
+        /^error: --log-samples .*range\.jsonl\/s\.jsonl: a part of the path is a file, not a directory$/,
+      ],
+      [
+        ["--mc", `${FIX}/mc.jsonl`, "--log-samples", `${dir}/none/s.jsonl`],
+        /^error: --log-samples .*none\/s\.jsonl: the directory .*none does not exist$/,
+      ],
+      [
+        ["--mc", `${FIX}/mc.jsonl`, "--output", `${dir}/none/r.json`],
+        /^error: --output .*: the directory .*none does not exist$/,
+      ],
     ];
     for (const [args, re] of cases) {
       const r = await evalCli(["--checkpoint", CKPT, ...args]);
@@ -195,6 +212,7 @@ Deno.test("bad input: one line on stderr naming file, line and field, exit code 
       assert.match(lines[0], /^error: /);
       assert.match(lines[0], re);
     }
+    await assert.rejects(Deno.stat(`${dir}/none`), Deno.errors.NotFound);
     const r = await evalCli(["--checkpoint", `${dir}/notok`, "--mc", `${FIX}/mc.jsonl`]);
     assert.equal(r.code, 2);
     assert.match(
