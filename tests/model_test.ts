@@ -6,7 +6,7 @@ import { isUserError } from "@tinyllama-ts/cli";
 import { ReferenceBackend } from "@tinyllama-ts/backend";
 import { loadHfCheckpoint, openSafetensors } from "@tinyllama-ts/checkpoint";
 import { Model, paramSpecs, PRESETS } from "@tinyllama-ts/model";
-import { BACKENDS, expected, FIXTURES, maxRelError } from "./_harness.ts";
+import { BACKENDS, expected, FIXTURES, relError } from "./_harness.ts";
 
 const LOSS_TOL = 1e-4;
 const GRAD_TOL = 1e-4;
@@ -23,10 +23,10 @@ for (const backend of BACKENDS) {
       model.backward();
       const ref = await openSafetensors(`${FIXTURES}${name}/grads.safetensors`);
       try {
-        assert.ok(maxRelError(r.logits!, await ref.read("logits")) < 1e-5);
+        assert.ok(relError(r.logits!, await ref.read("logits")) < 1e-5);
         assert.deepEqual(ref.names().filter((n) => n !== "logits").sort(), [...model.names].sort());
         for (let i = 0; i < model.names.length; i++) {
-          const err = maxRelError(await model.readGrad(i), await ref.read(model.names[i]));
+          const err = relError(await model.readGrad(i), await ref.read(model.names[i]));
           assert.ok(err < GRAD_TOL, `${model.names[i]}: gradient error ${err}`);
         }
       } finally {
@@ -71,7 +71,7 @@ for (const backend of BACKENDS) {
     const ref = await openSafetensors(`${FIXTURES}gqa_b/grads.safetensors`);
     try {
       for (let i = 0; i < model.names.length; i++) {
-        const err = maxRelError(await model.readGrad(i), await ref.read(model.names[i]));
+        const err = relError(await model.readGrad(i), await ref.read(model.names[i]));
         assert.ok(err < GRAD_TOL, `${model.names[i]}: gradient error ${err}`);
       }
     } finally {
@@ -88,7 +88,7 @@ for (const backend of BACKENDS) {
     const train = await model.forward(ids, targets, { batch: 2, logits: true });
     const infer = await model.forward(ids, targets, { batch: 2, logits: true, grad: false });
     assert.ok(Math.abs(train.loss! - infer.loss!) < 1e-6);
-    assert.ok(maxRelError(infer.logits!, train.logits!) < 1e-6);
+    assert.ok(relError(infer.logits!, train.logits!) < 1e-6);
     assert.throws(() => model.backward(), /needs a forward/);
     // Prefill 5 positions of both rows, then one position at a time: each step's logits are the full
     // forward's logits at that position.
@@ -99,7 +99,7 @@ for (const backend of BACKENDS) {
     for (let pos = 4; pos < T; pos++) {
       for (let r = 0; r < 2; r++) {
         const want = train.logits!.subarray((r * T + pos) * V, (r * T + pos + 1) * V);
-        assert.ok(maxRelError(got.subarray(r * V, (r + 1) * V), want) < 1e-5, `row ${r} position ${pos}`);
+        assert.ok(relError(got.subarray(r * V, (r + 1) * V), want) < 1e-5, `row ${r} position ${pos}`);
       }
       if (pos + 1 < T) got = await model.forwardCached(rowSlice(pos + 1, pos + 2), cache);
     }
