@@ -543,9 +543,11 @@ export function conformanceSuite(
     be.write(ids, new Int32Array([2, 0]));
     be.embeddingForward(rows, table, ids, 2, 2);
     await close(rows, [5, 6, 1, 2], 0, "embedding");
-    const dtable = be.alloc(6);
-    be.embeddingBackward(dtable, put([1, 1, 2, 2]), ids, 2, 2);
-    await close(dtable, [2, 2, 0, 0, 1, 1], 0, "embedding backward");
+    // Backward with a repeated id: both rows add into row 2, onto what it held.
+    const dtable = put([0, 0, 0, 0, 0.5, 0.5]), twice = be.alloc(2, "i32");
+    be.write(twice, new Int32Array([2, 2]));
+    be.embeddingBackward(dtable, put([1, 1, 2, 2]), twice, 2, 2);
+    await close(dtable, [0, 0, 0, 0, 3.5, 3.5], 0, "embedding backward");
     // Matmul: x [2,3] · w [2,3]ᵀ.
     const mm = be.alloc(4);
     be.matmulForward(mm, put([1, 2, 3, 4, 5, 6]), put([1, 0, -1, 2, 1, 0]), 2, 3, 2);
