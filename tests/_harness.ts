@@ -1,6 +1,6 @@
 /**
  * Test helpers of the model layer: where the PyTorch fixtures live, what they hold, the backends every
- * model test runs on, and the error measure of the gradient checks.
+ * model test runs on, and (re-exported) the error measure of the gradient checks.
  *
  * @module
  */
@@ -59,17 +59,8 @@ export const BACKENDS: readonly TestBackend[] = [
   { name: "webgpu", create: () => createWebGpuBackend(), test: (name, fn) => gpuTest(name, fn) },
 ];
 
-/** max |a − b| / max |b|: the error relative to the largest expected value of the tensor. */
-export function maxRelError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
-  let diff = 0, scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i] - b[i]);
-    if (!(d <= diff)) diff = d; // NaN propagates
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return scale === 0 ? diff : diff / scale;
-}
+/** The error measure of every numeric test (max|a − b| / max|b|), as the backends' tests use it. */
+export { relError } from "@tinyllama-ts/backend/testing";
 
 /** A tensor file of arbitrary (also unsupported) dtypes for bad-input tests: `[name, dtype, shape, bytes]`. */
 export function rawSafetensors(

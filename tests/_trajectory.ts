@@ -18,7 +18,7 @@ import type { Backend } from "@tinyllama-ts/backend";
 import { loadHfCheckpoint } from "@tinyllama-ts/checkpoint";
 import { cosineLr, Optimizer, paramSlots } from "@tinyllama-ts/optim";
 import { optimizerStep } from "../packages/trainer/step.ts";
-import { maxRelError } from "./_harness.ts";
+import { relError } from "./_harness.ts";
 import { readF64 } from "./_float64.ts";
 
 /** `tests/fixtures/trainer/`. */
@@ -120,7 +120,7 @@ export async function assertTrajectory(run: TrajectoryRun, caseName: string, kin
   const want = await readF64(`${TRAJECTORY_FIXTURES}final_params_${caseName}.safetensors`);
   assert.deepEqual([...run.params.keys()].sort(), [...want.keys()].sort());
   for (const [name, p] of run.params) {
-    const err = maxRelError(p, want.get(name)!);
+    const err = relError(p, want.get(name)!);
     assert.ok(err <= paramTol, `${name} after ${run.losses.length} steps: error ${err} > ${paramTol}`);
   }
   // The run moved: the final loss is well below the first (so the comparison is not of a frozen model).

@@ -8,7 +8,7 @@ import { isUserError } from "@tinyllama-ts/cli";
 import { type Backend, ReferenceBackend } from "@tinyllama-ts/backend";
 import { loadHfCheckpoint } from "@tinyllama-ts/checkpoint";
 import { Model, type ModelConfig, paramSpecs, PRESETS } from "@tinyllama-ts/model";
-import { BACKENDS, expected, FIXTURES, maxRelError, type TestBackend } from "./_harness.ts";
+import { BACKENDS, expected, FIXTURES, relError, type TestBackend } from "./_harness.ts";
 import { Float64ReadBackend, readF64 } from "./_float64.ts";
 
 /**
@@ -73,7 +73,7 @@ async function assertGradients(model: Model, ref: Map<string, Float64Array>, tie
   const ours = await gradsByTorchName(model, tied);
   assert.deepEqual([...ref.keys()].filter((n) => n !== "logits").sort(), [...ours.keys()].sort());
   for (const [name, grad] of ours) {
-    const err = maxRelError(grad, ref.get(name)!);
+    const err = relError(grad, ref.get(name)!);
     assert.ok(err < tol, `${name}: gradient error ${err} (tolerance ${tol})`);
   }
 }
@@ -101,7 +101,7 @@ for (const backend of BACKENDS) {
         const lossErr = Math.abs(r.loss! - exp.loss) / exp.loss;
         assert.ok(lossErr < tol, `loss ${r.loss} vs ${exp.loss} (tolerance ${tol})`);
         const ref = await readF64(`${FIXTURES}${name}/grads.safetensors`);
-        const logitsErr = maxRelError(r.logits!, ref.get("logits")!);
+        const logitsErr = relError(r.logits!, ref.get("logits")!);
         assert.ok(logitsErr < tol, `logits error ${logitsErr} (tolerance ${tol})`);
         // (Checked before the backward is queued: a failing test must not leave GPU work behind.)
         model.backward();
@@ -154,7 +154,7 @@ for (const backend of BACKENDS) {
     try {
       let got = await model.forwardCached(Int32Array.from(ids.slice(0, prefill)), cache);
       for (let pos = prefill - 1; pos < T; pos++) {
-        const err = maxRelError(got, want.subarray(pos * V, (pos + 1) * V));
+        const err = relError(got, want.subarray(pos * V, (pos + 1) * V));
         assert.ok(err < tol, `position ${pos}: logits error ${err} (tolerance ${tol})`);
         if (pos + 1 < T) got = await model.forwardCached(Int32Array.of(ids[pos + 1]), cache);
       }
@@ -172,7 +172,7 @@ for (const backend of BACKENDS) {
     const train = await model.forward(ids, targets, { batch: 2, logits: true });
     const infer = await model.forward(ids, targets, { batch: 2, logits: true, grad: false });
     assert.ok(Math.abs(train.loss! - infer.loss!) < 1e-6);
-    assert.ok(maxRelError(infer.logits!, train.logits!) < 1e-6);
+    assert.ok(relError(infer.logits!, train.logits!) < 1e-6);
     assert.throws(() => model.backward(), /needs a forward/);
     // Prefill 5 positions of both rows, then one position at a time: each step's logits are the full
     // forward's logits at that position.
@@ -183,7 +183,7 @@ for (const backend of BACKENDS) {
     for (let pos = 4; pos < T; pos++) {
       for (let r = 0; r < 2; r++) {
         const want = train.logits!.subarray((r * T + pos) * V, (r * T + pos + 1) * V);
-        assert.ok(maxRelError(got.subarray(r * V, (r + 1) * V), want) < 1e-5, `row ${r} position ${pos}`);
+        assert.ok(relError(got.subarray(r * V, (r + 1) * V), want) < 1e-5, `row ${r} position ${pos}`);
       }
       if (pos + 1 < T) got = await model.forwardCached(rowSlice(pos + 1, pos + 2), cache);
     }

@@ -77,7 +77,7 @@ async function benchMatmul(be: WebGpuBackend, n: number, iters: number): Promise
 }
 
 async function benchAttention(be: WebGpuBackend, s: AttentionShape, iters: number): Promise<Json> {
-  const q = s.b * s.tq * s.nHead * s.headDim, kv = s.b * s.kvStride * s.nKV * s.headDim;
+  const q = s.b * s.tq * s.nHead * s.headSize, kv = s.b * s.kvStride * s.nQueryGroups * s.headSize;
   const [tq, tk, tv, out, dout, dq, dk, dv] = [q, kv, kv, q, q, q, kv, kv].map((n) => be.alloc(n));
   const lse = be.alloc(s.b * s.nHead * s.tq);
   for (const t of [tq, tk, tv, dout]) fill(be, t, 1);
@@ -88,7 +88,7 @@ async function benchAttention(be: WebGpuBackend, s: AttentionShape, iters: numbe
     for (let i = 0; i < iters; i++) be.attentionBackward(dq, dk, dv, dout, tq, tk, tv, out, lse, s);
   }) / iters;
   // Causal: half of the 4·B·H·T²·hd multiply-adds of full attention forward; backward 2.5× forward.
-  const fwdFlops = 2 * s.b * s.nHead * s.tq * s.kvLen * s.headDim;
+  const fwdFlops = 2 * s.b * s.nHead * s.tq * s.kvLen * s.headSize;
   console.error(
     `attention ${JSON.stringify(s)}: forward ${(fwd * 1e3).toFixed(2)} ms (${
       (fwdFlops / fwd / 1e12).toFixed(2)
@@ -172,8 +172,8 @@ await runMain(async () => {
   if (only.has("matmul")) result.matmul = await benchMatmul(be, smoke ? 200 : 4096, smoke ? 1 : 10);
   if (only.has("attention")) {
     const shape: AttentionShape = smoke
-      ? { b: 1, tq: 64, kvLen: 64, kvStride: 64, nHead: 4, nKV: 2, headDim: 16 }
-      : { b: 4, tq: 2048, kvLen: 2048, kvStride: 2048, nHead: 32, nKV: 4, headDim: 64 };
+      ? { b: 1, tq: 64, kvLen: 64, kvStride: 64, nHead: 4, nQueryGroups: 2, headSize: 16 }
+      : { b: 4, tq: 2048, kvLen: 2048, kvStride: 2048, nHead: 32, nQueryGroups: 4, headSize: 64 };
     result.attention = await benchAttention(be, shape, smoke ? 1 : 5);
   }
   be.destroy();

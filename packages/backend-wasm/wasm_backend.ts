@@ -72,9 +72,6 @@ export interface WasmBackendOptions {
   threads?: number;
 }
 
-/** An output tensor, or an input tensor that may be exactly the output (in-place ops). */
-type Named = readonly [string, Tensor];
-
 /**
  * {@link Backend} on the Rust/WASM compute core.
  *
@@ -203,9 +200,6 @@ export class WasmBackend implements Backend {
   embeddingForward(out: Tensor, table: Tensor, ids: Tensor, n: number, c: number): void {
     const op = "embeddingForward";
     checks.checkEmbeddingForward(out, table, ids, n, c);
-    // The core reads the table as f32 through a raw pointer; the other backends' own accessors say so.
-    checks.checkTensor(op, "table", table, 0);
-    this.#disjoint(op, [["out", out]], [["table", table], ["ids", ids]]);
     const bad = core.embedding_forward(this.#ptr(out), this.#ptr(table), table.size, this.#ptr(ids), n, c);
     if (bad >= 0) this.#badId(op, ids, bad, table.size, c);
   }
@@ -213,9 +207,6 @@ export class WasmBackend implements Backend {
   embeddingBackward(dtable: Tensor, dout: Tensor, ids: Tensor, n: number, c: number): void {
     const op = "embeddingBackward";
     checks.checkEmbeddingBackward(dtable, dout, ids, n, c);
-    // The core writes the table as f32 through a raw pointer; the other backends' own accessors say so.
-    checks.checkTensor(op, "dtable", dtable, 0);
-    this.#disjoint(op, [["dtable", dtable]], [["dout", dout], ["ids", ids]]);
     const bad = core.embedding_backward(
       this.#ptr(dtable),
       dtable.size,
@@ -245,9 +236,7 @@ export class WasmBackend implements Backend {
     c: number,
     eps: number,
   ): void {
-    const op = "rmsnormForward";
     checks.checkRmsnormForward(out, rstd, x, weight, n, c, eps);
-    this.#disjoint(op, [["out", out], ["rstd", rstd]], [["x", x], ["weight", weight]]);
     core.rmsnorm_forward(this.#ptr(out), this.#ptr(rstd), this.#ptr(x), this.#ptr(weight), n, c, eps);
   }
 
@@ -261,12 +250,7 @@ export class WasmBackend implements Backend {
     n: number,
     c: number,
   ): void {
-    const op = "rmsnormBackward";
     checks.checkRmsnormBackward(dx, dweight, dout, x, weight, rstd, n, c);
-    this.#disjoint(op, [["dx", dx], ["dweight", dweight]], [["dout", dout], ["x", x], ["weight", weight], [
-      "rstd",
-      rstd,
-    ]]);
     core.rmsnorm_backward(
       this.#ptr(dx),
       this.#ptr(dweight),
@@ -282,9 +266,7 @@ export class WasmBackend implements Backend {
   // ---- linear ----
 
   matmulForward(out: Tensor, x: Tensor, w: Tensor, n: number, k: number, m: number): void {
-    const op = "matmulForward";
     checks.checkMatmulForward(out, x, w, n, k, m);
-    this.#disjoint(op, [["out", out]], [["x", x], ["w", w]]);
     core.matmul_forward(this.#ptr(out), this.#ptr(x), this.#ptr(w), n, k, m);
   }
 
@@ -298,13 +280,8 @@ export class WasmBackend implements Backend {
     k: number,
     m: number,
   ): void {
-    const op = "matmulBackward";
     checks.checkMatmulBackward(dx, dw, dout, x, w, n, k, m);
-    const outputs: Named[] = [];
-    if (dx) outputs.push(["dx", dx]);
-    if (dw) outputs.push(["dw", dw]);
-    if (outputs.length === 0) return;
-    this.#disjoint(op, outputs, [["dout", dout], ["x", x], ["w", w]]);
+    if (!dx && !dw) return;
     core.matmul_backward(
       dx ? this.#ptr(dx) : 0,
       dx !== null,
@@ -322,25 +299,19 @@ export class WasmBackend implements Backend {
   // ---- RoPE ----
 
   ropeForward(out: Tensor, x: Tensor, s: RopeShape): void {
-    const op = "ropeForward";
     checks.checkRopeForward(out, x, s);
-    this.#disjoint(op, [["out", out]], [["x", x]], true);
-    core.rope_forward(this.#ptr(out), this.#ptr(x), s.b, s.t, s.nHeads, s.headDim, s.base, s.posOffset);
+    core.rope_forward(this.#ptr(out), this.#ptr(x), s.b, s.t, s.nHeads, s.headSize, s.base, s.posOffset);
   }
 
   ropeBackward(dx: Tensor, dout: Tensor, s: RopeShape): void {
-    const op = "ropeBackward";
     checks.checkRopeBackward(dx, dout, s);
-    this.#disjoint(op, [["dx", dx]], [["dout", dout]]);
-    core.rope_backward(this.#ptr(dx), this.#ptr(dout), s.b, s.t, s.nHeads, s.headDim, s.base, s.posOffset);
+    core.rope_backward(this.#ptr(dx), this.#ptr(dout), s.b, s.t, s.nHeads, s.headSize, s.base, s.posOffset);
   }
 
   // ---- attention ----
 
   attentionForward(out: Tensor, lse: Tensor, q: Tensor, k: Tensor, v: Tensor, s: AttentionShape): void {
-    const op = "attentionForward";
     checks.checkAttentionForward(out, lse, q, k, v, s);
-    this.#disjoint(op, [["out", out], ["lse", lse]], [["q", q], ["k", k], ["v", v]]);
     core.attention_forward(
       this.#ptr(out),
       this.#ptr(lse),
@@ -352,8 +323,8 @@ export class WasmBackend implements Backend {
       s.kvLen,
       s.kvStride,
       s.nHead,
-      s.nKV,
-      s.headDim,
+      s.nQueryGroups,
+      s.headSize,
     );
   }
 
@@ -369,16 +340,7 @@ export class WasmBackend implements Backend {
     lse: Tensor,
     s: AttentionShape,
   ): void {
-    const op = "attentionBackward";
     checks.checkAttentionBackward(dq, dk, dv, dout, q, k, v, out, lse, s);
-    this.#disjoint(op, [["dq", dq], ["dk", dk], ["dv", dv]], [
-      ["dout", dout],
-      ["q", q],
-      ["k", k],
-      ["v", v],
-      ["out", out],
-      ["lse", lse],
-    ]);
     core.attention_backward(
       this.#ptr(dq),
       this.#ptr(dk),
@@ -394,24 +356,20 @@ export class WasmBackend implements Backend {
       s.kvLen,
       s.kvStride,
       s.nHead,
-      s.nKV,
-      s.headDim,
+      s.nQueryGroups,
+      s.headSize,
     );
   }
 
   // ---- SwiGLU ----
 
   swigluForward(out: Tensor, gate: Tensor, up: Tensor, n: number): void {
-    const op = "swigluForward";
     checks.checkSwigluForward(out, gate, up, n);
-    this.#disjoint(op, [["out", out]], [["gate", gate], ["up", up]]);
     core.swiglu_forward(this.#ptr(out), this.#ptr(gate), this.#ptr(up), n);
   }
 
   swigluBackward(dgate: Tensor, dup: Tensor, dout: Tensor, gate: Tensor, up: Tensor, n: number): void {
-    const op = "swigluBackward";
     checks.checkSwigluBackward(dgate, dup, dout, gate, up, n);
-    this.#disjoint(op, [["dgate", dgate], ["dup", dup]], [["dout", dout], ["gate", gate], ["up", up]]);
     core.swiglu_backward(
       this.#ptr(dgate),
       this.#ptr(dup),
@@ -426,14 +384,7 @@ export class WasmBackend implements Backend {
 
   add(out: Tensor, a: Tensor, b: Tensor, n: number): void {
     checks.checkAdd(out, a, b, n);
-    this.#disjoint("add", [["out", out]], [["a", a], ["b", b]], true);
     core.add(this.#ptr(out), this.#ptr(a), this.#ptr(b), n);
-  }
-
-  accumulate(dst: Tensor, src: Tensor, n: number): void {
-    checks.checkAccumulate(dst, src, n);
-    this.#disjoint("accumulate", [["dst", dst]], [["src", src]]);
-    core.accumulate(this.#ptr(dst), this.#ptr(src), n);
   }
 
   // ---- loss ----
@@ -448,7 +399,6 @@ export class WasmBackend implements Backend {
   ): void {
     const op = "crossEntropy";
     checks.checkCrossEntropy(losses, logits, targets, n, v, gradScale);
-    this.#disjoint(op, [["losses", losses], ["logits", logits]], [["targets", targets]]);
     const bad = core.cross_entropy(
       this.#ptr(losses),
       this.#ptr(logits),
@@ -468,15 +418,11 @@ export class WasmBackend implements Backend {
 
   sumSquares(out: Tensor, xs: readonly Tensor[]): void {
     checks.checkSumSquares(out, xs);
-    xs.forEach((x, i) => checks.checkTensor("sumSquares", `xs[${i}]`, x, 0));
-    this.#disjoint("sumSquares", [["out", out]], xs.map((x, i) => [`xs[${i}]`, x] as const));
     for (const [first, n] of this.#runs([xs])) core.sum_squares(this.#ptr(out), this.#ptr(first[0]), n);
   }
 
   scaleBy(xs: readonly Tensor[], s: Tensor): void {
     checks.checkScaleBy(xs, s);
-    xs.forEach((x, i) => checks.checkTensor("scaleBy", `xs[${i}]`, x, 0));
-    this.#disjoint("scaleBy", xs.map((x, i) => [`xs[${i}]`, x] as const), [["s", s]]);
     for (const [first, n] of this.#runs([xs])) core.scale_by(this.#ptr(first[0]), n, this.#ptr(s));
   }
 
@@ -488,15 +434,7 @@ export class WasmBackend implements Backend {
     p: AdamWParams,
     weightDecayMask?: readonly boolean[],
   ): void {
-    const op = "adamw";
     checks.checkAdamW(params, grads, m, v, p, weightDecayMask);
-    const named = (list: readonly Tensor[], name: string) =>
-      list.map((t, i) => [`${name}[${i}]`, t] as const);
-    this.#disjoint(
-      op,
-      [...named(params, "params"), ...named(m, "m"), ...named(v, "v")],
-      named(grads, "grads"),
-    );
     const decay = weightDecayMask?.map((d) => d ? 1 : 0);
     for (const [[pt, gt, mt, vt], n, i] of this.#runs([params, grads, m, v], decay)) {
       const wd = (weightDecayMask?.[i] ?? true) ? p.weightDecay : 0;
@@ -535,7 +473,7 @@ export class WasmBackend implements Backend {
     if (!(t instanceof WasmTensor) || t.region.owner !== this) {
       throw new UserError("tensor does not belong to this wasm backend");
     }
-    if (t.region.freed) throw new UserError("tensor was freed");
+    if (t.region.freed) throw new UserError("tensor used after free");
     return t;
   }
 
@@ -548,27 +486,6 @@ export class WasmBackend implements Backend {
     return t.dtype === "f32"
       ? new Float32Array(this.#memory.buffer, at, length)
       : new Int32Array(this.#memory.buffer, at, length);
-  }
-
-  /**
-   * Throws when an output is also passed as another output or an input: the kernels read inputs while
-   * writing outputs. Tensors never partially overlap (each is its own region or group member), so
-   * identity is overlap. With `inPlace`, an input may be the output itself.
-   */
-  #disjoint(op: string, outputs: readonly Named[], inputs: readonly Named[], inPlace = false): void {
-    const written = new Map<WasmTensor, string>();
-    for (const [name, t] of outputs) {
-      const o = this.#own(t);
-      const other = written.get(o);
-      if (other !== undefined) throw new UserError(`${op}: ${name} is the same tensor as ${other}`);
-      if (o.size > 0) written.set(o, name);
-    }
-    for (const [name, t] of inputs) {
-      const other = written.get(this.#own(t));
-      if (other !== undefined && !inPlace) {
-        throw new UserError(`${op}: ${other} is the same tensor as ${name}`);
-      }
-    }
   }
 
   /**

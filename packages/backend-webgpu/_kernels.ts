@@ -985,7 +985,7 @@ fn clip_factor() {
   clip_s[clip_p.o_s] = min(1.0, clip_p.max_norm / (sqrt(clip_norm_sq[clip_p.o_norm_sq]) + 1e-6));
 }
 `,
-  residual: `// The residual stream: \`out = a + b\` (out may alias a) and the gradient sum \`dst += src\`, elementwise.
+  residual: `// The residual stream: \`out = a + b\` (out may alias a), elementwise.
 
 struct AddParams {
   o_out: u32,
@@ -1008,28 +1008,6 @@ fn add(
   let i = (wid.y * nwg.x + wid.x) * 256u + lid;
   if (i < add_p.n) {
     add_out[add_p.o_out + i] = add_a[add_p.o_a + i] + add_b[add_p.o_b + i];
-  }
-}
-
-struct AccumulateParams {
-  o_dst: u32,
-  o_src: u32,
-  n: u32,
-}
-
-@group(0) @binding(0) var<uniform> acc_p: AccumulateParams;
-@group(0) @binding(1) var<storage, read_write> acc_dst: array<f32>;
-@group(0) @binding(2) var<storage, read_write> acc_src: array<f32>;
-
-@compute @workgroup_size(256)
-fn accumulate(
-  @builtin(workgroup_id) wid: vec3u,
-  @builtin(num_workgroups) nwg: vec3u,
-  @builtin(local_invocation_index) lid: u32,
-) {
-  let i = (wid.y * nwg.x + wid.x) * 256u + lid;
-  if (i < acc_p.n) {
-    acc_dst[acc_p.o_dst + i] += acc_src[acc_p.o_src + i];
   }
 }
 `,

@@ -59,7 +59,7 @@ const SUM_CHUNK = 4096;
 /** Rows per partial sum of RMSNorm's weight gradient. */
 const RMSNORM_CHUNK_ROWS = 32;
 /** Largest head size the attention kernels hold in registers. */
-const MAX_HEAD_DIM = 128;
+const MAX_HEAD_SIZE = 128;
 
 /**
  * Opens the adapter and device and compiles every kernel. Without an adapter, a one-line
@@ -205,7 +205,7 @@ export class WebGpuBackend implements Backend {
   embeddingForward(out: Tensor, table: Tensor, ids: Tensor, n: number, c: number): void {
     const op = "embeddingForward";
     checks.checkEmbeddingForward(out, table, ids, n, c);
-    const o = this.#own(out), tab = this.#f32(op, table), id = this.#own(ids);
+    const o = this.#own(out), tab = this.#own(table), id = this.#own(ids);
     const vocab = this.#checkIds(op, id, n, c, tab);
     if (n === 0 || c === 0) return;
     const rowsOut = this.#rowsPerWindow(c, o), rowsTable = this.#rowsPerWindow(c, tab);
@@ -226,7 +226,7 @@ export class WebGpuBackend implements Backend {
   embeddingBackward(dtable: Tensor, dout: Tensor, ids: Tensor, n: number, c: number): void {
     const op = "embeddingBackward";
     checks.checkEmbeddingBackward(dtable, dout, ids, n, c);
-    const dt = this.#f32(op, dtable), d = this.#own(dout), id = this.#own(ids);
+    const dt = this.#own(dtable), d = this.#own(dout), id = this.#own(ids);
     const vocab = this.#checkIds(op, id, n, c, dt);
     if (n === 0 || c === 0) return;
     // Enough (column, residue class) owners to fill the GPU; each walks the positions in order.
@@ -420,10 +420,10 @@ export class WebGpuBackend implements Backend {
   }
 
   #rope(op: string, kernel: KernelSpec, out: Tensor, x: Tensor, s: RopeShape): void {
-    const size = s.b * s.t * s.nHeads * s.headDim;
+    const size = s.b * s.t * s.nHeads * s.headSize;
     if (size === 0) return;
     const o = this.#own(out), xs = this.#own(x);
-    const hd = s.headDim, half = hd / 2, rows = s.b * s.t * s.nHeads;
+    const hd = s.headSize, half = hd / 2, rows = s.b * s.t * s.nHeads;
     const table = this.#ropeTable(s.base, hd, s.posOffset + s.t);
     if (s.t * hd > this.#mem.capFor(table)) {
       throw new UserError(`${op}: ${s.t} positions exceed the binding limit`);
@@ -442,15 +442,15 @@ export class WebGpuBackend implements Backend {
     }
   }
 
-  /** The cos/sin table of `(base, headDim)` covering `positions`, grown (doubling) on demand. */
-  #ropeTable(base: number, headDim: number, positions: number): GpuTensor {
-    const key = `${base}/${headDim}`;
+  /** The cos/sin table of `(base, headSize)` covering `positions`, grown (doubling) on demand. */
+  #ropeTable(base: number, headSize: number, positions: number): GpuTensor {
+    const key = `${base}/${headSize}`;
     const have = this.#ropeTables.get(key);
     if (have && have.positions >= positions) return have.tensor;
     const count = Math.max(positions, 2 * (have?.positions ?? 0), 256);
     if (have) this.#mem.free(have.tensor);
-    const tensor = this.#mem.alloc([count * headDim], "f32", "rope table")[0];
-    this.#queue.writeBytes(tensor.buffer, tensor.offset * 4, ropeTable(base, headDim, count));
+    const tensor = this.#mem.alloc([count * headSize], "f32", "rope table")[0];
+    this.#queue.writeBytes(tensor.buffer, tensor.offset * 4, ropeTable(base, headSize, count));
     this.#ropeTables.set(key, { tensor, positions: count });
     return tensor;
   }
@@ -462,7 +462,7 @@ export class WebGpuBackend implements Backend {
     checks.checkAttentionForward(out, lse, q, k, v, s);
     if (s.b * s.tq * s.nHead === 0) return;
     const o = this.#own(out), l = this.#own(lse), qs = this.#own(q), ks = this.#own(k), vs = this.#own(v);
-    const c = attentionConstants(op, s.headDim);
+    const c = attentionConstants(op, s.headSize);
     for (const [b0, bl] of this.#batchBlocks(s, [o, qs], [ks, vs], [l])) {
       const w = this.#attentionWindows(s, b0, bl);
       this.#queue.dispatch(
@@ -471,7 +471,7 @@ export class WebGpuBackend implements Backend {
         // Slot 6 (dout in the backward passes) is declared by the shared reader; the forward binds q there.
         [w.q(o), w.stat(l), w.q(qs), w.kv(ks), w.kv(vs), w.q(qs)],
         attentionU32s(s),
-        [1 / Math.sqrt(s.headDim)],
+        [1 / Math.sqrt(s.headSize)],
         [Math.ceil(s.tq / c.BLK), s.nHead, bl],
       );
     }
@@ -495,13 +495,13 @@ export class WebGpuBackend implements Backend {
     const gq = this.#own(dq), gk = this.#own(dk), gv = this.#own(dv), d = this.#own(dout);
     const qs = this.#own(q), ks = this.#own(k), vs = this.#own(v), o = this.#own(out), l = this.#own(lse);
     const dsum = this.#scratchTensor("attention dsum", s.b * s.nHead * s.tq);
-    const c = attentionConstants(op, s.headDim);
-    const u32s = attentionU32s(s), f32s = [1 / Math.sqrt(s.headDim)];
+    const c = attentionConstants(op, s.headSize);
+    const u32s = attentionU32s(s), f32s = [1 / Math.sqrt(s.headSize)];
     for (const [b0, bl] of this.#batchBlocks(s, [gq, d, qs, o], [gk, gv, ks, vs], [l, dsum])) {
       const w = this.#attentionWindows(s, b0, bl);
       this.#queue.dispatch(
         KERNELS.attentionBackwardDsum,
-        { HD: s.headDim },
+        { HD: s.headSize },
         [w.stat(dsum), w.q(d), w.q(o)],
         [s.tq, s.nHead],
         [],
@@ -521,7 +521,7 @@ export class WebGpuBackend implements Backend {
         [w.kv(gk), w.kv(gv), w.q(qs), w.kv(ks), w.kv(vs), w.q(d), w.stat(l), w.stat(dsum)],
         u32s,
         f32s,
-        [Math.ceil(s.kvLen / c.BLK), s.nKV, bl],
+        [Math.ceil(s.kvLen / c.BLK), s.nQueryGroups, bl],
       );
     }
   }
@@ -530,8 +530,8 @@ export class WebGpuBackend implements Backend {
   #batchBlocks(s: AttentionShape, qLike: GpuTensor[], kvLike: GpuTensor[], statLike: GpuTensor[]) {
     const batches = Math.min(
       s.b,
-      this.#rowsFitting(s.tq * s.nHead * s.headDim, qLike),
-      this.#rowsFitting(s.kvStride * s.nKV * s.headDim, kvLike),
+      this.#rowsFitting(s.tq * s.nHead * s.headSize, qLike),
+      this.#rowsFitting(s.kvStride * s.nQueryGroups * s.headSize, kvLike),
       this.#rowsFitting(s.nHead * s.tq, statLike),
     );
     if (batches < 1) {
@@ -541,7 +541,7 @@ export class WebGpuBackend implements Backend {
   }
 
   #attentionWindows(s: AttentionShape, b0: number, bl: number) {
-    const q = s.tq * s.nHead * s.headDim, kv = s.kvStride * s.nKV * s.headDim, st = s.nHead * s.tq;
+    const q = s.tq * s.nHead * s.headSize, kv = s.kvStride * s.nQueryGroups * s.headSize, st = s.nHead * s.tq;
     return {
       q: (t: GpuTensor) => this.#win(t, b0 * q, bl * q),
       kv: (t: GpuTensor) => this.#win(t, b0 * kv, bl * kv),
@@ -576,11 +576,6 @@ export class WebGpuBackend implements Backend {
   add(out: Tensor, a: Tensor, b: Tensor, n: number): void {
     checks.checkAdd(out, a, b, n);
     this.#flat(KERNELS.add, [[this.#own(out), 0], [this.#own(a), 0], [this.#own(b), 0]], n, (l) => [l]);
-  }
-
-  accumulate(dst: Tensor, src: Tensor, n: number): void {
-    checks.checkAccumulate(dst, src, n);
-    this.#flat(KERNELS.accumulate, [[this.#own(dst), 0], [this.#own(src), 0]], n, (l) => [l]);
   }
 
   // ---- loss ----
@@ -624,7 +619,7 @@ export class WebGpuBackend implements Backend {
   sumSquares(out: Tensor, xs: readonly Tensor[]): void {
     checks.checkSumSquares(out, xs);
     const o = this.#own(out);
-    const list = xs.map((t, i) => this.#f32(`sumSquares: xs[${i}]`, t));
+    const list = xs.map((t) => this.#own(t));
     // Each run is cut into windows of whole 4096-element chunks; each chunk makes one partial.
     const spans = this.#spans([list]).flatMap(([i, len]) =>
       pieces(len, roundDownTo(this.#runCap(len), SUM_CHUNK)).map(([start, l]) => [list[i], start, l] as const)
@@ -659,7 +654,7 @@ export class WebGpuBackend implements Backend {
   scaleBy(xs: readonly Tensor[], s: Tensor): void {
     checks.checkScaleBy(xs, s);
     const factor = this.#own(s);
-    const list = xs.map((t, i) => this.#f32(`scaleBy: xs[${i}]`, t));
+    const list = xs.map((t) => this.#own(t));
     for (const [i, len] of this.#spans([list])) {
       for (const [start, l] of pieces(len, this.#runCap(len))) {
         this.#queue.dispatch(
@@ -727,14 +722,10 @@ export class WebGpuBackend implements Backend {
   // ---- helpers ----
 
   #own(t: Tensor): GpuTensor {
-    if (!(t instanceof GpuTensor)) throw new UserError("tensor does not belong to the WebGPU backend");
+    if (!(t instanceof GpuTensor)) throw new UserError("tensor does not belong to this WebGPU backend");
     if (t.allocation.freed) throw new UserError("tensor used after free");
+    if (!this.#mem.owns(t)) throw new UserError("tensor does not belong to this WebGPU backend");
     return t;
-  }
-
-  #f32(op: string, t: Tensor): GpuTensor {
-    if (t.dtype !== "f32") throw new UserError(`${op}: expected an f32 tensor, got i32`);
-    return this.#own(t);
   }
 
   #win(t: GpuTensor, start: number, count: number): Window {
@@ -833,14 +824,14 @@ export class WebGpuBackend implements Backend {
 }
 
 /** Pipeline constants of the attention kernels for a head size. */
-function attentionConstants(op: string, headDim: number) {
-  if (headDim > MAX_HEAD_DIM) throw new UserError(`${op}: head size ${headDim} exceeds ${MAX_HEAD_DIM}`);
-  const hd4 = Math.ceil(headDim / 4);
+function attentionConstants(op: string, headSize: number) {
+  if (headSize > MAX_HEAD_SIZE) throw new UserError(`${op}: head size ${headSize} exceeds ${MAX_HEAD_SIZE}`);
+  const hd4 = Math.ceil(headSize / 4);
   // Four BLK×HD tiles of f32 stay within 16 KiB of workgroup memory.
-  const blk = headDim <= 64 ? 16 : 8;
-  return { HD: headDim, HD4: hd4, BLK: blk, WG: blk * 8, CPL: Math.ceil(hd4 / 8) };
+  const blk = headSize <= 64 ? 16 : 8;
+  return { HD: headSize, HD4: hd4, BLK: blk, WG: blk * 8, CPL: Math.ceil(hd4 / 8) };
 }
 
 function attentionU32s(s: AttentionShape): number[] {
-  return [s.tq, s.kvLen, s.kvStride, s.nHead, s.nKV];
+  return [s.tq, s.kvLen, s.kvStride, s.nHead, s.nQueryGroups];
 }

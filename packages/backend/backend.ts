@@ -8,8 +8,8 @@
  * - Ops are issued in order; a backend may queue them (WebGPU) and runs them before any `read` returns.
  * - Forward ops overwrite their outputs. Backward ops ACCUMULATE (`+=`) into every gradient they
  *   produce, so residual branches and micro-batches sum without extra copies; callers zero gradients.
- * - Activation layouts: tokens are `[B, T]`; hidden states `[B·T, C]`; queries `[B, T, nHead, headDim]`;
- *   keys and values `[B, T, nKV, headDim]` (heads of one token adjacent, as the projections produce them).
+ * - Activation layouts: tokens are `[B, T]`; hidden states `[B·T, C]`; queries `[B, T, nHead, headSize]`;
+ *   keys and values `[B, T, nQueryGroups, headSize]` (heads of one token adjacent, as the projections produce them).
  * - Linear weights use Hugging Face's `[out_features, in_features]` layout: `y = x · Wᵀ`.
  *
  * @module
@@ -35,17 +35,17 @@ export interface AttentionShape {
   /** Positions allocated per batch row in `k` and `v` (`kvLen` in training; the cache capacity). */
   kvStride: number;
   nHead: number;
-  /** Key/value heads; each serves `nHead / nKV` consecutive query heads. */
-  nKV: number;
-  headDim: number;
+  /** Key/value heads (lit-gpt's `n_query_groups`); each serves `nHead / nQueryGroups` consecutive query heads. */
+  nQueryGroups: number;
+  headSize: number;
 }
 
-/** Shape of a RoPE call over `[B, T, nHeads, headDim]`, positions `posOffset + t`. */
+/** Shape of a RoPE call over `[B, T, nHeads, headSize]`, positions `posOffset + t`. */
 export interface RopeShape {
   b: number;
   t: number;
   nHeads: number;
-  headDim: number;
+  headSize: number;
   /** `rope_base` (θ), 10000 for Llama 2. */
   base: number;
   /** Absolute position of `t = 0` (the KV-cache length when decoding). */
@@ -179,8 +179,6 @@ export interface Backend {
   // ---- residual ----
   /** `out = a + b` over `n` (`out` may alias `a`). */
   add(out: Tensor, a: Tensor, b: Tensor, n: number): void;
-  /** `dst += src` over `n`. */
-  accumulate(dst: Tensor, src: Tensor, n: number): void;
 
   // ---- loss ----
   /**

@@ -28,12 +28,18 @@ import type {
 } from "./backend.ts";
 import * as checks from "./contract.ts";
 
+/** One allocation (a lone tensor or a whole group): freeing any member frees all of it. */
+class Allocation {
+  freed = false;
+  constructor(readonly owner: ReferenceBackend) {}
+}
+
 /** A reference tensor: f32 tensors are held in f64, i32 tensors in i32. */
 class ReferenceTensor implements Tensor {
   readonly size: number;
   readonly dtype: DType;
   readonly data: Float64Array | Int32Array;
-  constructor(size: number, dtype: DType) {
+  constructor(size: number, dtype: DType, readonly allocation: Allocation) {
     this.size = size;
     this.dtype = dtype;
     this.data = dtype === "f32" ? new Float64Array(size) : new Int32Array(size);
@@ -41,7 +47,9 @@ class ReferenceTensor implements Tensor {
 }
 
 /**
- * Plain TypeScript f64 implementation of {@link Backend}.
+ * Plain TypeScript f64 implementation of {@link Backend}, and the strictest one: a freed tensor (or any
+ * member of a freed group) is poisoned, its storage overwritten with NaN and every later use refused;
+ * a tensor of another backend is refused; aliasing the contract forbids is refused (`contract.ts`).
  *
  * @example
  * ```ts
@@ -64,22 +72,31 @@ export class ReferenceBackend implements Backend {
 
   // ---- memory ----
 
+  readonly #groups = new Map<Allocation, ReferenceTensor[]>();
+
   alloc(size: number, dtype: DType = "f32"): Tensor {
-    checks.checkDims("alloc", { size });
-    return new ReferenceTensor(size, dtype);
+    return this.allocGroup([size], dtype)[0];
   }
 
   allocGroup(sizes: readonly number[], dtype: DType = "f32"): Tensor[] {
-    return sizes.map((size) => this.alloc(size, dtype));
+    sizes.forEach((size, i) => checks.checkDims("allocGroup", { [`sizes[${i}]`]: size }));
+    const allocation = new Allocation(this);
+    const members = sizes.map((size) => new ReferenceTensor(size, dtype, allocation));
+    this.#groups.set(allocation, members);
+    return members;
   }
 
-  free(_t: Tensor): void {
-    // Garbage collection releases the storage.
+  free(t: Tensor): void {
+    const { allocation } = this.#own(t);
+    allocation.freed = true;
+    // Poisoned: a view kept from `f64` reads NaN, and `#own` refuses every later use.
+    for (const member of this.#groups.get(allocation)!) member.data.fill(member.dtype === "f32" ? NaN : -1);
+    this.#groups.delete(allocation);
   }
 
   write(t: Tensor, data: Float32Array | Int32Array, offset = 0): void {
     const dst = this.#own(t).data;
-    if (offset < 0 || offset + data.length > t.size) {
+    if (!Number.isInteger(offset) || offset < 0 || offset + data.length > t.size) {
       throw new UserError(
         `write: ${data.length} elements at offset ${offset} overflow a tensor of ${t.size}`,
       );
@@ -93,12 +110,19 @@ export class ReferenceBackend implements Backend {
   read(t: Tensor, offset?: number, length?: number): Promise<Float32Array | Int32Array> {
     offset ??= 0;
     length ??= t.size - offset;
-    const src = this.#own(t).data;
-    if (offset < 0 || length < 0 || offset + length > t.size) {
-      return Promise.reject(new UserError(`read: ${length} elements at offset ${offset} exceed ${t.size}`));
+    try {
+      const src = this.#own(t).data;
+      if (
+        !Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 ||
+        offset + length > t.size
+      ) {
+        throw new UserError(`read: ${length} elements at offset ${offset} exceed ${t.size}`);
+      }
+      const part = src.subarray(offset, offset + length);
+      return Promise.resolve(t.dtype === "f32" ? Float32Array.from(part) : Int32Array.from(part));
+    } catch (e) {
+      return Promise.reject(e);
     }
-    const part = src.subarray(offset, offset + length);
-    return Promise.resolve(t.dtype === "f32" ? Float32Array.from(part) : Int32Array.from(part));
   }
 
   /**
@@ -116,6 +140,8 @@ export class ReferenceBackend implements Backend {
   }
 
   copy(dst: Tensor, src: Tensor, n: number, dstOffset = 0, srcOffset = 0): void {
+    this.#own(dst);
+    this.#own(src);
     checks.checkDims("copy", { n, dstOffset, srcOffset });
     if (dst.dtype !== src.dtype) throw new UserError(`copy: ${src.dtype} into ${dst.dtype}`);
     if (dstOffset + n > dst.size || srcOffset + n > src.size) {
@@ -130,20 +156,18 @@ export class ReferenceBackend implements Backend {
   embeddingForward(out: Tensor, table: Tensor, ids: Tensor, n: number, c: number): void {
     checks.checkEmbeddingForward(out, table, ids, n, c);
     const o = this.#f(out), tab = this.#f(table), id = this.#i(ids);
-    const vocab = Math.floor(table.size / Math.max(c, 1));
+    checkIds("embeddingForward", id, n, Math.floor(table.size / Math.max(c, 1)));
     for (let i = 0; i < n; i++) {
-      const row = checkId("embeddingForward", id[i], vocab);
-      for (let j = 0; j < c; j++) o[i * c + j] = tab[row * c + j];
+      for (let j = 0; j < c; j++) o[i * c + j] = tab[id[i] * c + j];
     }
   }
 
   embeddingBackward(dtable: Tensor, dout: Tensor, ids: Tensor, n: number, c: number): void {
     checks.checkEmbeddingBackward(dtable, dout, ids, n, c);
     const dt = this.#f(dtable), d = this.#f(dout), id = this.#i(ids);
-    const vocab = Math.floor(dtable.size / Math.max(c, 1));
+    checkIds("embeddingBackward", id, n, Math.floor(dtable.size / Math.max(c, 1)));
     for (let i = 0; i < n; i++) {
-      const row = checkId("embeddingBackward", id[i], vocab);
-      for (let j = 0; j < c; j++) dt[row * c + j] += d[i * c + j];
+      for (let j = 0; j < c; j++) dt[id[i] * c + j] += d[i * c + j];
     }
   }
 
@@ -258,14 +282,14 @@ export class ReferenceBackend implements Backend {
   /** Rotates pairs `(d, d + hd/2)` by `sign·angle`, writing or accumulating into `out`. */
   #rope(out: Tensor, x: Tensor, s: RopeShape, sign: number, accumulate: boolean): void {
     const o = this.#f(out), xs = this.#f(x);
-    const half = s.headDim / 2;
+    const half = s.headSize / 2;
     for (let b = 0; b < s.b; b++) {
       for (let t = 0; t < s.t; t++) {
         const pos = s.posOffset + t;
         for (let h = 0; h < s.nHeads; h++) {
-          const base = ((b * s.t + t) * s.nHeads + h) * s.headDim;
+          const base = ((b * s.t + t) * s.nHeads + h) * s.headSize;
           for (let d = 0; d < half; d++) {
-            const angle = pos * Math.pow(s.base, (-2 * d) / s.headDim);
+            const angle = pos * Math.pow(s.base, (-2 * d) / s.headSize);
             const cos = Math.cos(angle), sin = sign * Math.sin(angle);
             const x1 = xs[base + d], x2 = xs[base + d + half];
             const y1 = x1 * cos - x2 * sin, y2 = x2 * cos + x1 * sin;
@@ -287,7 +311,7 @@ export class ReferenceBackend implements Backend {
   attentionForward(out: Tensor, lse: Tensor, q: Tensor, k: Tensor, v: Tensor, s: AttentionShape): void {
     checks.checkAttentionForward(out, lse, q, k, v, s);
     const o = this.#f(out), l = this.#f(lse), qs = this.#f(q), ks = this.#f(k), vs = this.#f(v);
-    const hd = s.headDim;
+    const hd = s.headSize;
     for (let b = 0; b < s.b; b++) {
       for (let h = 0; h < s.nHead; h++) {
         for (let i = 0; i < s.tq; i++) {
@@ -319,7 +343,7 @@ export class ReferenceBackend implements Backend {
     checks.checkAttentionBackward(dq, dk, dv, dout, q, k, v, out, lse, s);
     const gq = this.#f(dq), gk = this.#f(dk), gv = this.#f(dv), d = this.#f(dout);
     const qs = this.#f(q), ks = this.#f(k), vs = this.#f(v);
-    const hd = s.headDim, scale = 1 / Math.sqrt(hd);
+    const hd = s.headSize, scale = 1 / Math.sqrt(hd);
     // The reference recomputes the probabilities from q and k (`out` and `lse` are the fast backends'
     // shortcut), so it checks the op, not a backend's own saved statistics.
     for (let b = 0; b < s.b; b++) {
@@ -378,12 +402,6 @@ export class ReferenceBackend implements Backend {
     for (let i = 0; i < n; i++) o[i] = as[i] + bs[i];
   }
 
-  accumulate(dst: Tensor, src: Tensor, n: number): void {
-    checks.checkAccumulate(dst, src, n);
-    const d = this.#f(dst), s = this.#f(src);
-    for (let i = 0; i < n; i++) d[i] += s[i];
-  }
-
   // ---- loss ----
 
   crossEntropy(
@@ -397,11 +415,14 @@ export class ReferenceBackend implements Backend {
     const op = "crossEntropy";
     checks.checkCrossEntropy(losses, logits, targets, n, v, gradScale);
     const ls = this.#f(losses), z = this.#f(logits), tg = this.#i(targets);
+    // Every target is checked before anything is written: a refused call changes nothing.
+    for (let i = 0; i < n; i++) {
+      if (tg[i] >= v) {
+        throw new UserError(`${op}: target ${tg[i]} at row ${i} is outside the vocabulary ${v}`);
+      }
+    }
     for (let i = 0; i < n; i++) {
       const target = tg[i];
-      if (target >= v) {
-        throw new UserError(`${op}: target ${target} at row ${i} is outside the vocabulary ${v}`);
-      }
       const row = z.subarray(i * v, (i + 1) * v);
       let max = -Infinity;
       for (let j = 0; j < v; j++) max = Math.max(max, row[j]);
@@ -465,14 +486,20 @@ export class ReferenceBackend implements Backend {
     this.#f(s)[0] = Math.min(1, maxNorm / (Math.sqrt(this.#f(normSq)[0]) + 1e-6));
   }
 
-  destroy(): void {}
+  destroy(): void {
+    for (const [allocation, [first]] of [...this.#groups]) {
+      if (!allocation.freed) this.free(first);
+    }
+  }
 
   // ---- helpers ----
 
   #own(t: Tensor): ReferenceTensor {
     if (!(t instanceof ReferenceTensor)) {
-      throw new UserError("tensor does not belong to the reference backend");
+      throw new UserError("tensor does not belong to this reference backend");
     }
+    if (t.allocation.freed) throw new UserError("tensor used after free");
+    if (t.allocation.owner !== this) throw new UserError("tensor does not belong to this reference backend");
     return t;
   }
 
@@ -493,22 +520,24 @@ function sigmoid(x: number): number {
   return 1 / (1 + Math.exp(-x));
 }
 
-function checkId(op: string, id: number, vocab: number): number {
-  if (id < 0 || id >= vocab) {
-    throw new UserError(`${op}: token id ${id} is outside the table's ${vocab} rows`);
+/** Checks every id before anything is written: a refused call changes nothing. */
+function checkIds(op: string, ids: Int32Array, n: number, vocab: number): void {
+  for (let i = 0; i < n; i++) {
+    if (ids[i] < 0 || ids[i] >= vocab) {
+      throw new UserError(`${op}: token id ${ids[i]} is outside the table's ${vocab} rows`);
+    }
   }
-  return id;
 }
 
 /** Offset of query `(b, i, h)` in `[B, tq, nHead, hd]`. */
 function qIndex(s: AttentionShape, b: number, i: number, h: number): number {
-  return ((b * s.tq + i) * s.nHead + h) * s.headDim;
+  return ((b * s.tq + i) * s.nHead + h) * s.headSize;
 }
 
-/** Offset of key/value position `j` serving query head `h` in `[B, kvStride, nKV, hd]`. */
+/** Offset of key/value position `j` serving query head `h` in `[B, kvStride, nQueryGroups, hd]`. */
 function kvIndex(s: AttentionShape, b: number, j: number, h: number): number {
-  const kvHead = Math.floor(h / (s.nHead / s.nKV));
-  return ((b * s.kvStride + j) * s.nKV + kvHead) * s.headDim;
+  const kvHead = Math.floor(h / (s.nHead / s.nQueryGroups));
+  return ((b * s.kvStride + j) * s.nQueryGroups + kvHead) * s.headSize;
 }
 
 /** Softmax of one causal score row: query `i` sees keys `0 ..= kvLen − tq + i`. */
@@ -520,7 +549,7 @@ function attentionRow(
   h: number,
   i: number,
 ): { probs: Float64Array; lse: number } {
-  const scale = 1 / Math.sqrt(s.headDim);
+  const scale = 1 / Math.sqrt(s.headSize);
   const visible = s.kvLen - s.tq + i + 1;
   const scores = new Float64Array(visible);
   const qi = qIndex(s, b, i, h);
@@ -528,7 +557,7 @@ function attentionRow(
   for (let j = 0; j < visible; j++) {
     const kj = kvIndex(s, b, j, h);
     let dot = 0;
-    for (let e = 0; e < s.headDim; e++) dot += q[qi + e] * k[kj + e];
+    for (let e = 0; e < s.headSize; e++) dot += q[qi + e] * k[kj + e];
     scores[j] = dot * scale;
     max = Math.max(max, scores[j]);
   }

@@ -1,55 +1,35 @@
 /**
- * Test helpers for the backends: a seeded generator of test data and error measures.
+ * Test helpers for the backends and the model: the one error measure every numeric test uses.
+ * Seeded test data comes from `Random` of `@tinyllama-ts/random` (`floats(n, scale)`, `ints(n, hi)`).
  *
  * @module
  */
 
+/** The floor of {@link relError}'s denominator: it keeps an all-zero expected tensor from dividing by 0. */
+const TINY = 1e-30;
+
 /**
- * A small seeded generator (mulberry32), so that every test sees the same data on every run.
+ * The relative error of `actual` against `expected`: `max|a − b| / max(max|b|, tiny)`, the largest
+ * difference measured against the largest expected magnitude of the whole tensor (not element by
+ * element, so that values near zero in a tensor of ordinary scale do not dominate). Against an
+ * all-zero expected tensor any difference is a huge error. NaN anywhere in `actual` gives NaN, which
+ * fails every `err <= tol` check.
  *
  * @example
  * ```ts
- * import { Rng } from "./testing.ts";
- * const x = new Rng(1).floats(10); // uniform in [-1, 1)
+ * import { relError } from "@tinyllama-ts/backend/testing";
+ * relError([1, 2.002], [1, 2]); // 0.001
  * ```
  */
-export class Rng {
-  #state: number;
-  constructor(seed: number) {
-    this.#state = seed >>> 0;
+export function relError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  if (actual.length !== expected.length) {
+    throw new Error(`length ${actual.length} vs ${expected.length}`);
   }
-
-  /** Uniform in [0, 1). */
-  next(): number {
-    let t = (this.#state = (this.#state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-
-  /** `n` values uniform in [-scale, scale). */
-  floats(n: number, scale = 1): Float32Array {
-    const out = new Float32Array(n);
-    for (let i = 0; i < n; i++) out[i] = (this.next() * 2 - 1) * scale;
-    return out;
-  }
-
-  /** `n` integers uniform in [0, hi). */
-  ints(n: number, hi: number): Int32Array {
-    const out = new Int32Array(n);
-    for (let i = 0; i < n; i++) out[i] = Math.floor(this.next() * hi);
-    return out;
-  }
-}
-
-/** max |a − b| / max(1, max |b|): the error of `a` relative to the scale of the expected values `b`. */
-export function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
-  let maxDiff = 0, maxRef = 1;
-  for (let i = 0; i < a.length; i++) {
-    const diff = Math.abs(a[i] - b[i]);
+  let maxDiff = 0, maxRef = TINY;
+  for (let i = 0; i < actual.length; i++) {
+    const diff = Math.abs(actual[i] - expected[i]);
     if (!(diff <= maxDiff)) maxDiff = diff; // NaN propagates as the maximum
-    maxRef = Math.max(maxRef, Math.abs(b[i]));
+    maxRef = Math.max(maxRef, Math.abs(expected[i]));
   }
   return maxDiff / maxRef;
 }

@@ -7,14 +7,7 @@ import { configFromHf, configToHf, loadHfCheckpoint, saveHfCheckpoint } from "./
 import { PRESETS } from "@tinyllama-ts/model";
 import { ReferenceBackend } from "@tinyllama-ts/backend";
 import { encode, openSafetensors, writeSafetensors } from "./safetensors.ts";
-import {
-  BACKENDS,
-  copyFixture,
-  expected,
-  FIXTURES,
-  maxRelError,
-  rawSafetensors,
-} from "../../tests/_harness.ts";
+import { BACKENDS, copyFixture, expected, FIXTURES, rawSafetensors, relError } from "../../tests/_harness.ts";
 import { ROUNDTRIP_VARIANTS, writeRoundtrip } from "../../tests/fixtures/model/roundtrip.ts";
 
 const userError = (re: RegExp) => (e: unknown) => {
@@ -177,7 +170,7 @@ Deno.test("hf: transformers loaded our checkpoints cleanly and its logits match 
     // Our model on what we wrote (read back by our reader) against transformers on the same files.
     const { model } = await loadHfCheckpoint(`${FIXTURES}roundtrip/${variant}`, new ReferenceBackend());
     const ours = await model.forward(ids, null, { batch: 2, logits: true });
-    const err = maxRelError(ours.logits!, await logits.read(variant));
+    const err = relError(ours.logits!, await logits.read(variant));
     assert.ok(err < 1e-5, `${variant}: logits error ${err}`);
   }
   logits.close();

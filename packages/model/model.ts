@@ -169,7 +169,7 @@ interface Scratch {
 }
 
 /**
- * A key/value cache for generation: per layer, keys and values `[B, capacity, nKV, headDim]` after
+ * A key/value cache for generation: per layer, keys and values `[B, capacity, nQueryGroups, headSize]` after
  * RoPE, `length` positions filled. Made by {@link Model.createCache}.
  */
 export class KVCache {
@@ -347,7 +347,11 @@ export class Model {
   /** One block: attention and MLP, each a pre-norm residual branch. With a cache, k/v go into it. */
   #block(l: number, a: BlockActs, tmp: Tensor, b: number, t: number, cache: KVCache | null): void {
     const be = this.backend, c = this.config, w = this.weights.layers[l];
-    const n = b * t, C = c.n_embd, hd = headSize(c), nKV = c.n_query_groups, kvDim = nKV * hd;
+    const n = b * t,
+      C = c.n_embd,
+      hd = headSize(c),
+      nQueryGroups = c.n_query_groups,
+      kvDim = nQueryGroups * hd;
     const I = c.intermediate_size;
     const pos = cache ? cache.length : 0;
     be.rmsnormForward(a.ln1, a.rstd1, a.x, w.inputNorm, n, C, c.norm_eps);
@@ -355,7 +359,7 @@ export class Model {
     be.matmulForward(a.k, a.ln1, w.k, n, C, kvDim);
     be.matmulForward(a.v, a.ln1, w.v, n, C, kvDim);
     be.ropeForward(a.q, a.q, this.#ropeShape(b, t, c.n_head, pos));
-    be.ropeForward(a.k, a.k, this.#ropeShape(b, t, nKV, pos));
+    be.ropeForward(a.k, a.k, this.#ropeShape(b, t, nQueryGroups, pos));
     let k = a.k, v = a.v, kvLen = t, kvStride = t;
     if (cache) {
       for (let r = 0; r < b; r++) {
@@ -371,8 +375,8 @@ export class Model {
       kvLen,
       kvStride,
       nHead: c.n_head,
-      nKV,
-      headDim: hd,
+      nQueryGroups,
+      headSize: hd,
     });
     be.matmulForward(tmp, a.att, w.o, n, C, C);
     be.add(a.mid, a.x, tmp, n * C);
@@ -398,10 +402,18 @@ export class Model {
     const be = this.backend, c = this.config, w = this.weights, a = this.#acts;
     const g = this.#ensureGrads();
     const n = b * t, C = c.n_embd, V = c.vocab_size, I = c.intermediate_size;
-    const hd = headSize(c), nKV = c.n_query_groups, kvDim = nKV * hd;
+    const hd = headSize(c), nQueryGroups = c.n_query_groups, kvDim = nQueryGroups * hd;
     const d = this.#scratchFor(n);
-    const att: AttentionShape = { b, tq: t, kvLen: t, kvStride: t, nHead: c.n_head, nKV, headDim: hd };
-    const ropeQ = this.#ropeShape(b, t, c.n_head, 0), ropeK = this.#ropeShape(b, t, nKV, 0);
+    const att: AttentionShape = {
+      b,
+      tq: t,
+      kvLen: t,
+      kvStride: t,
+      nHead: c.n_head,
+      nQueryGroups,
+      headSize: hd,
+    };
+    const ropeQ = this.#ropeShape(b, t, c.n_head, 0), ropeK = this.#ropeShape(b, t, nQueryGroups, 0);
 
     be.zero(d.dres);
     be.zero(d.dln);
@@ -526,7 +538,7 @@ export class Model {
   }
 
   #ropeShape(b: number, t: number, nHeads: number, posOffset: number): RopeShape {
-    return { b, t, nHeads, headDim: headSize(this.config), base: this.config.rope_base, posOffset };
+    return { b, t, nHeads, headSize: headSize(this.config), base: this.config.rope_base, posOffset };
   }
 
   /** Training activations for `n` positions, reallocated when `n` changes. */

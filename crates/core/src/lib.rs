@@ -453,16 +453,6 @@ pub fn add(out: usize, a: usize, b: usize, n: usize) {
     });
 }
 
-/// `dst += src`.
-#[wasm_bindgen]
-pub fn accumulate(dst: usize, src: usize, n: usize) {
-    for_chunks(n, ELEMS, &|i0, i1| {
-        let o = i0 * F32;
-        // SAFETY: see the crate's safety contract; tasks write disjoint ranges.
-        unsafe { residual::accumulate(slice_mut(dst + o, i1 - i0), slice(src + o, i1 - i0)) }
-    });
-}
-
 /// Cross-entropy losses of `n` rows of `v` logits, and (when `want_grad`) the scaled gradient written
 /// over the logits. Returns the first row whose target is `≥ v`, or −1.
 #[wasm_bindgen]

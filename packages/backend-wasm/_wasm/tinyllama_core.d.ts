@@ -2,11 +2,6 @@
 /* eslint-disable */
 
 /**
- * `dst += src`.
- */
-export function accumulate(dst: number, src: number, n: number): void;
-
-/**
  * One AdamW step over `n` parameters with their gradients and moments.
  */
 export function adamw(p: number, g: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number, eps: number, weight_decay: number, step: number): void;
@@ -137,7 +132,6 @@ export function zero(ptr: number, bytes: number): void;
 export type InitInput = RequestInfo | URL | Response | BufferSource | WebAssembly.Module;
 
 export interface InitOutput {
-    readonly accumulate: (a: number, b: number, c: number) => void;
     readonly adamw: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number, i: number, j: number, k: number) => void;
     readonly add: (a: number, b: number, c: number, d: number) => void;
     readonly alloc: (a: number) => number;

@@ -1,16 +1,6 @@
 /* @ts-self-types="./tinyllama_core.d.ts" */
 
 /**
- * `dst += src`.
- * @param {number} dst
- * @param {number} src
- * @param {number} n
- */
-export function accumulate(dst, src, n) {
-    wasm.accumulate(dst, src, n);
-}
-
-/**
  * One AdamW step over `n` parameters with their gradients and moments.
  * @param {number} p
  * @param {number} g

@@ -1,6 +1,5 @@
 /* tslint:disable */
 /* eslint-disable */
-export const accumulate: (a: number, b: number, c: number) => void;
 export const adamw: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number, i: number, j: number, k: number) => void;
 export const add: (a: number, b: number, c: number, d: number) => void;
 export const alloc: (a: number) => number;

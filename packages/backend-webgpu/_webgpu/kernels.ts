@@ -34,7 +34,6 @@ export const KERNELS = {
   fill: k("memory", "fill", 1),
   copy: k("memory", "copy", 2),
   add: k("residual", "add", 3),
-  accumulate: k("residual", "accumulate", 2),
   swigluForward: k("swiglu", "swiglu_forward", 3),
   swigluBackward: k("swiglu", "swiglu_backward", 5),
   rmsnormForward: k("rmsnorm", "rmsnorm_forward", 4),

@@ -113,6 +113,11 @@ export class GpuMemory {
     for (const b of a.buffers) this.#queue.destroyBuffer(b);
   }
 
+  /** True when `t` was allocated here and is not yet released. */
+  owns(t: GpuTensor): boolean {
+    return this.#live.has(t.allocation);
+  }
+
   /** Releases everything. */
   freeAll(): void {
     for (const a of [...this.#live]) {

@@ -12,16 +12,16 @@
  * @module
  */
 
-/** `[positions, 2, headDim/2]` as f32. */
-export function ropeTable(base: number, headDim: number, positions: number): Float32Array {
-  const half = headDim / 2;
-  const out = new Float32Array(positions * headDim);
-  const invFreq = Array.from({ length: half }, (_, d) => Math.pow(base, (-2 * d) / headDim));
+/** `[positions, 2, headSize/2]` as f32. */
+export function ropeTable(base: number, headSize: number, positions: number): Float32Array {
+  const half = headSize / 2;
+  const out = new Float32Array(positions * headSize);
+  const invFreq = Array.from({ length: half }, (_, d) => Math.pow(base, (-2 * d) / headSize));
   for (let pos = 0; pos < positions; pos++) {
     for (let d = 0; d < half; d++) {
       const angle = pos * invFreq[d];
-      out[pos * headDim + d] = Math.cos(angle);
-      out[pos * headDim + half + d] = Math.sin(angle);
+      out[pos * headSize + d] = Math.cos(angle);
+      out[pos * headSize + half + d] = Math.sin(angle);
     }
   }
   return out;
