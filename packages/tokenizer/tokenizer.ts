@@ -25,7 +25,7 @@ export interface Tokenizer {
   readonly bosId: number;
   /** Id of `</s>`, or -1 when the model has none. */
   readonly eosId: number;
-  /** Id of the unknown piece (`<unk>`). */
+  /** Id of the unknown piece (`<unk>`), or -1 when the model has none (byte-level BPE). */
   readonly unkId: number;
   /** Token ids of `text`; `bos`/`eos` add `<s>` before and `</s>` after. */
   encode(text: string, opts?: { bos?: boolean; eos?: boolean }): number[];
