@@ -93,6 +93,7 @@ export type { TokenizerLike, TokenizerModule } from "./_tokenize_batch.ts";
 export {
   DEFAULT_CHUNK_SIZE,
   formatPrepareSummary,
+  type LanguageSummary,
   prepareDataset,
   type PrepareOptions,
   type PrepareSummary,
