@@ -44,20 +44,24 @@ export function parseByteLevelJson(root: Json, fail: (msg: string) => never): By
   if (!isObject(model.vocab)) return fail("model.vocab is not an object");
   if (!Array.isArray(model.merges)) return fail("model.merges is not an array");
 
-  const byId: (string | undefined)[] = [];
-  for (const [token, id] of Object.entries(model.vocab)) {
-    if (!Number.isInteger(id) || (id as number) < 0 || (id as number) >= 1 << 30) {
+  const entries = Object.entries(model.vocab);
+  const added0 = Array.isArray(root.added_tokens) ? root.added_tokens : [];
+  // Filled in id order would be cheap; ids arrive in any order, so the array is made full-size first
+  // (a growing array written out of order turns into a slow dictionary).
+  let size = entries.length;
+  for (const t of added0) {
+    if (isObject(t) && Number.isInteger(t.id)) size = Math.max(size, (t.id as number) + 1);
+  }
+  const byId: (string | undefined)[] = new Array(size).fill(undefined);
+  for (const [token, id] of entries) {
+    if (!Number.isInteger(id) || (id as number) < 0 || (id as number) >= size) {
       fail(`vocab entry ${JSON.stringify(token)} has id ${JSON.stringify(id)}`);
     }
     if (byId[id as number] !== undefined) fail(`vocab id ${id} used twice`);
     byId[id as number] = token;
   }
-  const index = new Map<string, number>();
-  byId.forEach((t, id) => {
-    if (t !== undefined && !index.has(t)) index.set(t, id);
-  });
   const added: AddedToken[] = [];
-  for (const t of Array.isArray(root.added_tokens) ? root.added_tokens : []) {
+  for (const t of added0) {
     if (!isObject(t) || !Number.isInteger(t.id) || (t.id as number) < 0 || typeof t.content !== "string") {
       fail("malformed added_tokens entry");
     }
@@ -78,18 +82,18 @@ export function parseByteLevelJson(root: Json, fail: (msg: string) => never): By
   for (let id = 0; id < byId.length; id++) if (byId[id] === undefined) fail(`no token has id ${id}`);
   const tokens = byId as string[];
 
-  const merges: [number, number][] = [];
+  const merges: [string, string][] = new Array(model.merges.length);
   for (let r = 0; r < model.merges.length; r++) {
     const m = model.merges[r];
-    let parts: unknown[] = [];
-    if (typeof m === "string") parts = m.split(" ");
-    else if (Array.isArray(m)) parts = m;
-    const a = typeof parts[0] === "string" ? index.get(parts[0]) : undefined;
-    const b = typeof parts[1] === "string" ? index.get(parts[1]) : undefined;
-    if (parts.length !== 2 || a === undefined || b === undefined) {
-      fail(`merge ${r} ${JSON.stringify(m)} is not two vocab tokens`);
+    let pair: unknown[] = [];
+    if (typeof m === "string") {
+      const space = m.indexOf(" ");
+      if (space > 0 && m.indexOf(" ", space + 1) < 0) pair = [m.slice(0, space), m.slice(space + 1)];
+    } else if (Array.isArray(m)) pair = m;
+    if (pair.length !== 2 || typeof pair[0] !== "string" || typeof pair[1] !== "string") {
+      fail(`merge ${r} ${JSON.stringify(m)} is not two tokens`);
     }
-    merges.push([a!, b!]);
+    merges[r] = pair as [string, string];
   }
 
   const addedId = (names: string[]) => {

@@ -27,8 +27,8 @@ export interface AddedToken {
 export interface ByteLevelBpeSpec {
   /** Token strings by id, in byte-level spelling; an added token's entry is its content. */
   tokens: string[];
-  /** Merges in rank order as [left id, right id]. */
-  merges: [number, number][];
+  /** Merges in rank order as [left token, right token]. */
+  merges: [string, string][];
   added: AddedToken[];
   /** Unicode normalization applied to the text outside raw added tokens. */
   normalizer: "none" | "nfc";
@@ -67,7 +67,12 @@ export const BYTE_TO_CHAR: readonly string[] = (() => {
   return table;
 })();
 
-const CHAR_TO_BYTE = new Map(BYTE_TO_CHAR.map((c, b) => [c, b]));
+// The inverse table, by UTF-16 code (every byte-level character is below U+0144); -1 elsewhere.
+const CHAR_TO_BYTE = (() => {
+  const t = new Int16Array(0x144).fill(-1);
+  BYTE_TO_CHAR.forEach((c, b) => t[c.charCodeAt(0)] = b);
+  return t;
+})();
 const utf8 = new TextEncoder();
 
 /**
@@ -79,7 +84,7 @@ const utf8 = new TextEncoder();
  * import { BYTE_TO_CHAR, ByteLevelBpeTokenizer } from "@tinyllama-ts/tokenizer";
  * const tokens = [...BYTE_TO_CHAR, "Ġa", "<|end|>"]; // byte b has id b
  * const tok = new ByteLevelBpeTokenizer({
- *   tokens, merges: [[0x20, 0x61]], // "Ġ" + "a" makes "Ġa" (id 256)
+ *   tokens, merges: [["Ġ", "a"]], // makes "Ġa" (id 256)
  *   added: [{ id: 257, content: "<|end|>", special: true, normalized: false }], normalizer: "none",
  *   preTokenizer: [{ type: "byte_level", addPrefixSpace: false, useRegex: true }],
  *   ignoreMerges: false, bosId: -1, eosId: 257,
@@ -105,8 +110,9 @@ export class ByteLevelBpeTokenizer implements Tokenizer {
   readonly #addedIds = new Map<string, number>();
   readonly #special: Uint8Array;
   readonly #cache = new Map<string, number[]>();
-  // Decoding: the bytes of each token (added tokens: their UTF-8).
-  readonly #bytes: Uint8Array[];
+  readonly #addedIdSet: Set<number>;
+  // Decoding: the bytes of each token (added tokens: their UTF-8), filled as tokens are decoded.
+  readonly #bytes: (Uint8Array | undefined)[];
 
   #sym = new Int32Array(256);
   #rank = new Int32Array(256);
@@ -141,9 +147,14 @@ export class ByteLevelBpeTokenizer implements Tokenizer {
     }
     this.#pairs = new PairTable(spec.merges.length);
     for (let r = 0; r < spec.merges.length; r++) {
-      const [a, b] = spec.merges[r];
-      const m = index.get(spec.tokens[a] + spec.tokens[b]);
-      if (m === undefined) throw new Error(`merge ${r} (${spec.tokens[a]} ${spec.tokens[b]}) makes no token`);
+      const [left, right] = spec.merges[r];
+      const a = index.get(left);
+      const b = index.get(right);
+      if (a === undefined || b === undefined) {
+        throw new Error(`merge ${r} (${left} ${right}) is not two tokens`);
+      }
+      const m = index.get(left + right);
+      if (m === undefined) throw new Error(`merge ${r} (${left} ${right}) makes no token`);
       // A later duplicate of a pair replaces the earlier one, as Hugging Face's hash map does.
       this.#pairs.set(a, b, m, r);
     }
@@ -151,16 +162,8 @@ export class ByteLevelBpeTokenizer implements Tokenizer {
     this.#pre = new PreTokenizer(spec.preTokenizer);
     this.#rawAdded = alternation(spec.added.filter((a) => !a.normalized).map((a) => a.content));
     this.#normAdded = alternation(spec.added.filter((a) => a.normalized).map((a) => a.content));
-    this.#bytes = spec.tokens.map((t, id) => {
-      if (addedIds.has(id)) return utf8.encode(t);
-      const out = new Uint8Array(t.length);
-      for (let i = 0; i < t.length; i++) {
-        const b = CHAR_TO_BYTE.get(t[i]);
-        if (b === undefined) return utf8.encode(t);
-        out[i] = b;
-      }
-      return out;
-    });
+    this.#addedIdSet = addedIds;
+    this.#bytes = new Array(n).fill(undefined);
   }
 
   /** Token ids of `text`; `bos`/`eos` add those tokens before and after (when the model has them). */
@@ -189,9 +192,25 @@ export class ByteLevelBpeTokenizer implements Tokenizer {
         throw new RangeError(`token id ${id} is outside the vocabulary (0..${this.vocabSize - 1})`);
       }
       if (this.#special[id]) continue;
-      for (const b of this.#bytes[id]) bytes.push(b);
+      for (const b of this.#bytes[id] ?? this.#tokenBytes(id)) bytes.push(b);
     }
     return decodeUtf8Lenient(bytes, bytes.length);
+  }
+
+  // The bytes a token stands for: its characters through CHAR_TO_BYTE, or an added token's UTF-8.
+  #tokenBytes(id: number): Uint8Array {
+    const t = this.spec.tokens[id];
+    let out = new Uint8Array(t.length);
+    for (let i = 0; i < t.length; i++) {
+      const c = t.charCodeAt(i);
+      const b = c < CHAR_TO_BYTE.length ? CHAR_TO_BYTE[c] : -1;
+      if (b < 0 || this.#addedIdSet.has(id)) {
+        out = utf8.encode(t);
+        break;
+      }
+      out[i] = b;
+    }
+    return this.#bytes[id] = out;
   }
 
   /** The token string of `id` as stored (`Ġthe`, `<|end_of_text|>`). */
@@ -530,18 +549,12 @@ export function byteLevelBpeFromVocab(vocab: ByteLevelVocab, name = "gguf"): Byt
       }
     }
   }
-  const index = new Map<string, number>();
-  vocab.tokens.forEach((t, id) => {
-    if (!index.has(t)) index.set(t, id);
-  });
-  const merges = vocab.merges.map((m, r): [number, number] => {
+  const merges = vocab.merges.map((m, r): [string, string] => {
     const space = m.indexOf(" ");
-    const a = index.get(m.slice(0, space));
-    const b = index.get(m.slice(space + 1));
-    if (space < 0 || a === undefined || b === undefined) {
+    if (space <= 0 || space === m.length - 1) {
       return fail(`merge ${r} ${JSON.stringify(m)} is not two tokens`);
     }
-    return [a, b];
+    return [m.slice(0, space), m.slice(space + 1)];
   });
   return buildByteLevel({
     tokens: vocab.tokens,

@@ -128,7 +128,7 @@ Deno.test("byte-level spelling and a hand-built model", () => {
   const tokens = [...BYTE_TO_CHAR, "Ġa", "Ġaa", "<|end|>"];
   const tok = new ByteLevelBpeTokenizer({
     tokens,
-    merges: [[0x20, 0x61], [256, 0x61]],
+    merges: [["Ġ", "a"], ["Ġa", "a"]],
     added: [{ id: 258, content: "<|end|>", special: true, normalized: false }],
     normalizer: "none",
     preTokenizer: [{ type: "byte_level", addPrefixSpace: false, useRegex: true }],
@@ -162,7 +162,8 @@ Deno.test("malformed byte-level inputs are one-line errors", () => {
     ...base,
     pre_tokenizer: { type: "Sequence", pretokenizers: [{ type: "Whitespace" }, { type: "ByteLevel" }] },
   }, "Whitespace");
-  bad({ ...base, model: { ...base.model, merges: ["Ġ zz"] } }, "merge 0");
+  bad({ ...base, model: { ...base.model, merges: ["Ġ zz"] } }, "merge 0 (Ġ zz) is not two tokens");
+  bad({ ...base, model: { ...base.model, merges: ["Ġ a b"] } }, "merge 0");
   bad({ ...base, model: { ...base.model, vocab: { a: 0 } } }, "no token for byte");
   bad({ ...base, added_tokens: [{ id: 256, content: "<x>", lstrip: true }] }, "lstrip");
   assert.throws(
