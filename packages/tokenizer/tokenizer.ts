@@ -5,10 +5,12 @@
  */
 
 /**
- * A text ⇄ token-id mapping with SentencePiece semantics: `encode` adds the dummy-prefix `▁`, never
+ * A text ⇄ token-id mapping. SentencePiece models: `encode` adds the dummy-prefix `▁`, never
  * produces control pieces (`<s>`, `</s>`) or `<unk>` from their spelling, and falls back to `<0xNN>`
  * byte pieces for text outside the vocabulary; `decode` joins byte pieces back into UTF-8, drops
- * control pieces and strips the dummy prefix.
+ * control pieces and strips the dummy prefix. Byte-level BPE models (`ByteLevelBpeTokenizer`):
+ * `encode` is Hugging Face's (added and special tokens in the text are matched), `decode` drops
+ * special tokens.
  *
  * @example
  * ```ts
