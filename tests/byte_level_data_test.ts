@@ -33,7 +33,7 @@ for (
         inputs: [SLIMPAJAMA],
         out: dir,
         chunkSize: 1000,
-        workers: 1,
+        workers: 0, // on this thread: the tokenizer loads once (prepare's workers are tested in packages/data)
         progress: false,
         exclude: ["meta.redpajama_set_name=RedPajamaGithub"],
       });
