@@ -568,6 +568,56 @@ export function byteLevelBpeFromVocab(vocab: ByteLevelVocab, name = "gguf"): Byt
   }, fail);
 }
 
+/**
+ * The GGUF `gpt2` fields of a byte-level tokenizer (the inverse of {@link byteLevelBpeFromVocab}): tokens,
+ * merges as "left right", token types (special added tokens CONTROL, other added tokens USER_DEFINED,
+ * the rest NORMAL), the `tokenizer.ggml.pre` value whose pre-tokenizer, normalizer and
+ * `ignore_merges` equal the tokenizer's, and the start and end ids. Throws a {@link UserError} when no
+ * `pre` value describes the tokenizer or an added token is matched after normalization (GGUF cannot
+ * say so).
+ *
+ * @example
+ * ```ts
+ * import { BYTE_TO_CHAR, byteLevelBpeFromVocab, byteLevelGgufFields } from "@tinyllama-ts/tokenizer";
+ * const tok = byteLevelBpeFromVocab({ tokens: [...BYTE_TO_CHAR, "Ġa"], merges: ["Ġ a"], pre: "llama-bpe" });
+ * byteLevelGgufFields(tok).pre; // "llama-bpe"
+ * ```
+ */
+export function byteLevelGgufFields(tok: ByteLevelBpeTokenizer): Required<ByteLevelVocab> {
+  const spec = tok.spec;
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  const pre = GGUF_PRE_NAMES.find((name) => {
+    const p = GGUF_PRE[name];
+    return same(p.steps, spec.preTokenizer) && p.normalizer === spec.normalizer &&
+      p.ignoreMerges === spec.ignoreMerges;
+  });
+  if (pre === undefined) {
+    throw new UserError(
+      `no tokenizer.ggml.pre value has this tokenizer's pre-tokenizer (${
+        JSON.stringify(spec.preTokenizer)
+      }), ` +
+        `normalizer ${spec.normalizer} and ignore_merges ${spec.ignoreMerges}`,
+    );
+  }
+  const tokenTypes = new Array<number>(spec.tokens.length).fill(GgufTokenType.NORMAL);
+  for (const a of spec.added) {
+    if (a.normalized && spec.normalizer !== "none") {
+      throw new UserError(
+        `added token ${JSON.stringify(a.content)} is matched after normalization; GGUF cannot store that`,
+      );
+    }
+    tokenTypes[a.id] = a.special ? GgufTokenType.CONTROL : GgufTokenType.USER_DEFINED;
+  }
+  return {
+    tokens: [...spec.tokens],
+    merges: spec.merges.map(([a, b]) => `${a} ${b}`),
+    tokenTypes,
+    pre,
+    bosId: spec.bosId,
+    eosId: spec.eosId,
+  };
+}
+
 /** Builds the tokenizer, turning the engine's complaints into {@link UserError}s through `fail`. */
 export function buildByteLevel(spec: ByteLevelBpeSpec, fail: (msg: string) => never): ByteLevelBpeTokenizer {
   const n = spec.tokens.length;

@@ -4,6 +4,7 @@ import {
   BYTE_TO_CHAR,
   byteLevelBpeFromVocab,
   ByteLevelBpeTokenizer,
+  byteLevelGgufFields,
   compileOnigurumaPattern,
   GPT2_PATTERN,
   LLAMA3_PATTERN,
@@ -97,6 +98,12 @@ Deno.test("GGUF llama-bpe and qwen2: the same ids as the model's tokenizer.json"
     );
     const tok = byteLevelBpeFromVocab({ tokens, merges, tokenTypes: types, pre });
     checkAll(tok, cases.ids[key], () => false);
+    // And back: the tokenizer.json-loaded model gives the same GGUF fields.
+    const fields = byteLevelGgufFields(parseHfTokenizerJson(JSON.stringify(root)) as ByteLevelBpeTokenizer);
+    assert.equal(fields.pre, pre);
+    assert.deepEqual(fields.tokens, tokens);
+    assert.deepEqual(fields.merges, merges);
+    assert.deepEqual(fields.tokenTypes, types);
   }
 });
 
@@ -169,5 +176,26 @@ Deno.test("malformed byte-level inputs are one-line errors", () => {
   assert.throws(
     () => byteLevelBpeFromVocab({ tokens: [...BYTE_TO_CHAR], merges: [], pre: "deepseek-llm" }),
     (e: unknown) => e instanceof UserError && e.message.includes('tokenizer.ggml.pre "deepseek-llm" is not'),
+  );
+});
+
+Deno.test("GGUF fields are refused for a pre-tokenizer no tokenizer.ggml.pre value names", () => {
+  const tok = new ByteLevelBpeTokenizer({
+    tokens: [...BYTE_TO_CHAR],
+    merges: [],
+    added: [],
+    normalizer: "none",
+    preTokenizer: [{ type: "digits", individual: false }, {
+      type: "byte_level",
+      addPrefixSpace: false,
+      useRegex: true,
+    }],
+    ignoreMerges: false,
+    bosId: -1,
+    eosId: -1,
+  });
+  assert.throws(
+    () => byteLevelGgufFields(tok),
+    (e: unknown) => e instanceof UserError && /no tokenizer\.ggml\.pre/.test(e.message),
   );
 });

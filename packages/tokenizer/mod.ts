@@ -36,6 +36,7 @@ export {
   byteLevelBpeFromVocab,
   type ByteLevelBpeSpec,
   ByteLevelBpeTokenizer,
+  byteLevelGgufFields,
   type ByteLevelVocab,
   GGUF_PRE_NAMES,
   GgufTokenType,
