@@ -8,6 +8,7 @@
  */
 
 import { UserError } from "@tinyllama-ts/cli";
+import { KeyHeap } from "./_key_heap.ts";
 import { PairTable } from "./_pair_table.ts";
 import { decodeUtf8Lenient } from "./_utf8.ts";
 import { LLAMA3_PATTERN, PreTokenizer, type PreTokenizerStep, QWEN2_PATTERN } from "./pre_tokenizer.ts";
@@ -119,7 +120,7 @@ export class ByteLevelBpeTokenizer implements Tokenizer {
   #merged = new Int32Array(256);
   #next = new Int32Array(256);
   #prev = new Int32Array(256);
-  #heap = new Float64Array(256);
+  readonly #heap = new KeyHeap();
 
   constructor(spec: ByteLevelBpeSpec) {
     this.spec = spec;
@@ -335,22 +336,21 @@ export class ByteLevelBpeTokenizer implements Tokenizer {
   // The same merges driven by a heap of (rank, position) for long words; the result is the list from
   // 0 along #next.
   #mergeByHeap(n: number): void {
-    const sym = this.#sym, prev = this.#prev, next = this.#next, pairs = this.#pairs;
-    let size = 0;
+    const sym = this.#sym, prev = this.#prev, next = this.#next, pairs = this.#pairs, heap = this.#heap;
+    heap.clear();
     const push = (pos: number) => {
       const right = next[pos];
       if (right < 0) return;
       const slot = pairs.find(sym[pos], sym[right]);
-      if (slot >= 0) size = this.#heapPush(size, pairs.rank(slot) * TWO_POW_32 + pos);
+      if (slot >= 0) heap.push(pairs.rank(slot) * TWO_POW_32 + pos);
     };
     for (let i = 0; i < n; i++) {
       prev[i] = i - 1;
       next[i] = i + 1 < n ? i + 1 : -1;
     }
     for (let i = 0; i + 1 < n; i++) push(i);
-    while (size > 0) {
-      const key = this.#heap[0];
-      size = this.#heapPop(size);
+    while (heap.size > 0) {
+      const key = heap.pop();
       const pos = key % TWO_POW_32;
       const rank = (key - pos) / TWO_POW_32;
       if (sym[pos] < 0) continue;
@@ -366,40 +366,6 @@ export class ByteLevelBpeTokenizer implements Tokenizer {
       if (prev[pos] >= 0) push(prev[pos]);
       push(pos);
     }
-  }
-
-  #heapPush(size: number, key: number): number {
-    if (size >= this.#heap.length) {
-      const bigger = new Float64Array(this.#heap.length * 2);
-      bigger.set(this.#heap);
-      this.#heap = bigger;
-    }
-    const h = this.#heap;
-    let i = size;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (h[parent] <= key) break;
-      h[i] = h[parent];
-      i = parent;
-    }
-    h[i] = key;
-    return size + 1;
-  }
-
-  #heapPop(size: number): number {
-    const h = this.#heap;
-    const last = h[--size];
-    let i = 0;
-    for (;;) {
-      let child = 2 * i + 1;
-      if (child >= size) break;
-      if (child + 1 < size && h[child + 1] < h[child]) child++;
-      if (h[child] >= last) break;
-      h[i] = h[child];
-      i = child;
-    }
-    h[i] = last;
-    return size;
   }
 
   #ensure(n: number): void {
