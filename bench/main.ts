@@ -4,7 +4,8 @@
  *
  * - CPU (WASM core): matmul GFLOP/s at 1024³ and training tokens/s for the two CPU configs, beside
  *   PyTorch (`bench/torch_peer.py`, when a Python with torch is found) on the same two threads.
- * - Tokenizer: encode throughput beside llama-tokenizer-js.
+ * - Tokenizer: encode throughput beside llama-tokenizer-js (Llama 2) and Hugging Face tokenizers
+ *   (byte-level BPE, when a Python with `tokenizers` is found).
  * - Data: `prepare` throughput (MB/s of raw text).
  *
  * Each part runs as its own subprocess with its own permissions and prints one JSON object as its last
@@ -34,7 +35,12 @@ const here = new URL(".", import.meta.url).pathname;
 
 const PARTS: Part[] = [
   { name: "cpu", script: "cpu_bench.ts", permissions: ["--allow-read", "--allow-env"] },
-  { name: "tokenizer", script: "tokenizer_bench.ts", permissions: ["--allow-read"], args: ["--json"] },
+  {
+    name: "tokenizer",
+    script: "tokenizer_bench.ts",
+    permissions: ["--allow-read", "--allow-write", "--allow-run", "--allow-env"],
+    args: ["--json"],
+  },
   { name: "data", script: "data_bench.ts", permissions: ["--allow-read", "--allow-write"] },
 ];
 
@@ -188,6 +194,15 @@ function printTokenizer(t: Json): void {
       `${fmt(Number(theirs?.tokens_per_second) / 1e6, 2)}M tok/s, ratio ` +
       `${fmt(ratio(ours?.tokens_per_second, theirs?.tokens_per_second))}x`,
   );
+  for (const b of (t.byte_level_vs_hf_tokenizers ?? []) as Json[]) {
+    const rounds = (b.rounds ?? []) as Json[];
+    console.log(
+      `tokenizer encode (byte-level ${b.tokenizer}, ${b.text}, one core) ours/HF tokenizers per round: ` +
+        `${
+          rounds.map((r) => fmt(r.ratio, 2) + "x").join(", ")
+        }; texts with different ids: ${b.mismatched_documents}`,
+    );
+  }
 }
 
 function printData(d: Json): void {

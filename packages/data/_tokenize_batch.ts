@@ -3,7 +3,7 @@
 // split and keyed for dedup. Runs in each worker (see _prepare_worker.ts), or on the main thread with
 // --workers 0. The main thread is left only reading, dedup decisions (in document order) and packing.
 import { type DedupMode, exactDedupKey, hashString32, minhashSignature, NUM_PERM } from "./dedup.ts";
-import { parsePiece, type Piece, SKIP_REASONS } from "./_piece.ts";
+import { type ExcludeRule, parsePiece, type Piece, SKIP_REASONS } from "./_piece.ts";
 
 /** The tokenizer interface prepare needs (a structural subset of `@tinyllama-ts/tokenizer`'s). */
 export interface TokenizerLike {
@@ -22,7 +22,10 @@ export interface BatchResult {
   id: number;
   /** Records per piece of the batch. */
   records: Uint32Array<ArrayBuffer>;
-  /** Per record: 0 for a document, else 1 + the index of its reason in SKIP_REASONS. */
+  /**
+   * Per record: 0 for a document, 1 + the index of its reason in SKIP_REASONS for a skipped record, or
+   * 1 + SKIP_REASONS.length + k for a record dropped by exclude rule k.
+   */
   skips: Uint8Array<ArrayBuffer>;
   // The rest is per document: the records whose skip code is 0, in order.
   /** Every document's ids followed by its EOS, back to back. */
@@ -45,15 +48,17 @@ export function processBatch(
   id: number,
   pieces: Piece[],
   dedup: DedupMode,
+  excludes: readonly ExcludeRule[] = [],
 ): BatchResult {
   const records = new Uint32Array(pieces.length);
   const codes: number[] = [];
   const texts: string[] = [];
   pieces.forEach((p, i) => {
-    const items = parsePiece(p);
+    const items = parsePiece(p, excludes);
     records[i] = items.length;
     for (const item of items) {
       if ("skip" in item) codes.push(SKIP_CODE.get(item.skip)!);
+      else if ("excluded" in item) codes.push(1 + SKIP_REASONS.length + item.excluded);
       else {
         codes.push(0);
         texts.push(item.text);

@@ -4,7 +4,7 @@
 import { UserError } from "@tinyllama-ts/cli";
 import type { DedupMode } from "./dedup.ts";
 import type { WorkerRequest } from "./_prepare_worker.ts";
-import type { Piece } from "./_piece.ts";
+import type { ExcludeRule, Piece } from "./_piece.ts";
 import {
   type BatchResult,
   processBatch,
@@ -25,6 +25,7 @@ export class TokenizerPool {
   readonly #workers: Worker[];
   readonly #inline: TokenizerLike | undefined;
   readonly #dedup: DedupMode;
+  readonly #excludes: ExcludeRule[];
   readonly #pending: Map<number, Pending>[];
   #nextId = 0;
   #failure: Error | undefined;
@@ -34,8 +35,10 @@ export class TokenizerPool {
     workers: Worker[],
     inline: TokenizerLike | undefined,
     dedup: DedupMode,
+    excludes: ExcludeRule[],
   ) {
     this.info = info;
+    this.#excludes = excludes;
     this.#workers = workers;
     this.#inline = inline;
     this.#dedup = dedup;
@@ -63,7 +66,10 @@ export class TokenizerPool {
     tokenizerModule: string;
     tokenizerPath: string;
     dedup: DedupMode;
+    /** Records dropped by field value (see {@link ExcludeRule}). */
+    excludes?: ExcludeRule[];
   }): Promise<TokenizerPool> {
+    const excludes = opts.excludes ?? [];
     if (opts.workers === 0) {
       const mod = (await import(opts.tokenizerModule)) as TokenizerModule;
       const tok = await mod.loadTokenizer(opts.tokenizerPath);
@@ -72,6 +78,7 @@ export class TokenizerPool {
         [],
         tok,
         opts.dedup,
+        excludes,
       );
     }
     const workers: Worker[] = [];
@@ -90,12 +97,13 @@ export class TokenizerPool {
             tokenizerModule: opts.tokenizerModule,
             tokenizerPath: opts.tokenizerPath,
             dedup: opts.dedup,
+            excludes,
           };
           w.postMessage(init);
         });
       }));
       const { vocabSize, bosId, eosId } = infos[0];
-      return new TokenizerPool({ vocabSize, bosId, eosId }, workers, undefined, opts.dedup);
+      return new TokenizerPool({ vocabSize, bosId, eosId }, workers, undefined, opts.dedup, excludes);
     } catch (e) {
       for (const w of workers) w.terminate();
       throw e;
@@ -111,7 +119,7 @@ export class TokenizerPool {
     if (this.#failure) return Promise.reject(this.#failure);
     if (this.#inline) {
       try {
-        return Promise.resolve(processBatch(this.#inline, id, pieces, this.#dedup));
+        return Promise.resolve(processBatch(this.#inline, id, pieces, this.#dedup, this.#excludes));
       } catch (e) {
         return Promise.reject(e);
       }

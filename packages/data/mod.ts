@@ -9,11 +9,16 @@
  *
  * - `DIR/train_0000000000.bin`, ... — training shards (lit-gpt `PackedDataset` layout, see
  *   {@link SHARD_MAGIC}); each document is its ids plus EOS, back to back, and only the last shard is
- *   padded, with BOS.
+ *   padded, with BOS (or EOS).
  * - `DIR/val_0000000000.bin`, ... — validation shards (documents held out by `--val-fraction`).
  * - `DIR/removed.jsonl` — with `--dedup`, one line per removed document and what it duplicated.
  * - `DIR/manifest.json` — written last: tokenizer (file, sha256, vocabulary, BOS, EOS), chunk size,
  *   dtype, per-split files and counts, and the run's summary ({@link DatasetManifest}).
+ *
+ * Shards are uint16 for vocabularies under 65500 and int32 (lit-gpt's dtype code 4) above, as for
+ * Llama 3 or Qwen 2; a tokenizer without BOS pads with EOS. TinyLlama's corpora in their published
+ * layouts: `--exclude meta.redpajama_set_name=RedPajamaGithub` drops SlimPajama's GitHub subset and
+ * `--languages python,java` picks Starcoderdata's language directories, each counted in the summary.
  *
  * A directory that TinyLlama or lit-gpt wrote (no manifest) is read too: the `train*` / `val*`
  * shards (so `validation_*` too), or a prefix given as `DIR/train_slim*`.
@@ -98,6 +103,7 @@ export type { TokenizerLike, TokenizerModule } from "./_tokenize_batch.ts";
 export {
   DEFAULT_CHUNK_SIZE,
   formatPrepareSummary,
+  type LanguageSummary,
   MAX_CHUNK_SIZE,
   prepareDataset,
   PrepareInterrupted,

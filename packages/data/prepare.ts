@@ -16,7 +16,7 @@ import { PIECE_BYTES, readPieces, type SkipReason } from "./read_documents.ts";
 import { dtypeForVocab } from "./shard_format.ts";
 import { ShardWriter } from "./shard_writer.ts";
 import type { BatchResult } from "./_tokenize_batch.ts";
-import { type Piece, pieceSize, SKIP_REASONS } from "./_piece.ts";
+import { type ExcludeRule, type Piece, pieceSize, SKIP_REASONS } from "./_piece.ts";
 import { TokenizerPool } from "./_tokenizer_pool.ts";
 import { tokenizerFingerprint } from "./_fingerprint.ts";
 
@@ -65,6 +65,23 @@ export interface PrepareOptions {
   tokenizerModule?: string;
   /** Checked between batches; when it returns true, prepare stops and cleans up (Ctrl-C). */
   aborted?: () => boolean;
+  /**
+   * `FIELD=VALUE` rules: a JSON record whose field (dotted path) holds exactly VALUE is dropped and
+   * counted, e.g. `meta.redpajama_set_name=RedPajamaGithub` (SlimPajama without its GitHub subset).
+   */
+  exclude?: string[];
+  /**
+   * Only files whose directory is named one of these (Starcoderdata's layout: one directory of
+   * parquet files per language); the summary then counts files, documents and tokens per language.
+   */
+  languages?: string[];
+}
+
+/** Counts for one language of a `languages` filter. */
+export interface LanguageSummary {
+  files: number;
+  documents: number;
+  tokens: number;
 }
 
 /** Counts for one split. */
@@ -91,6 +108,10 @@ export interface PrepareSummary {
   skipped: Record<SkipReason, number>;
   /** Documents removed as duplicates. */
   duplicates: { exact: number; near: number };
+  /** Records dropped by each `exclude` rule, keyed by the rule as given (`FIELD=VALUE`). */
+  excluded: Record<string, number>;
+  /** Per language, with a `languages` filter; files outside the languages are not read. */
+  languages?: Record<string, LanguageSummary>;
   /** UTF-8 bytes of the documents' text (all of them, duplicates included). */
   textBytes: number;
   train: SplitSummary;
@@ -103,11 +124,12 @@ type Location = { file: number; record: number };
 /**
  * Turns corpora into packed shards in lit-gpt's format (TinyLlama's pipeline): each document becomes
  * its ids plus EOS, packed back to back into `chunkSize`-token shards; the last shard of each split is
- * padded with BOS (nothing is dropped). Writes `OUT/train_NNNNNNNNNN.bin`, `OUT/val_NNNNNNNNNN.bin`,
- * `OUT/removed.jsonl` (with dedup) and, last, `OUT/manifest.json`. `OUT` must be new, empty, or hold
- * only a staging directory an interrupted run left (which is removed); it is locked for the run (one
- * prepare per directory). Everything is staged in a hidden directory inside `OUT` and moved into place
- * only on success, so a failure leaves nothing behind (not even `OUT`, if the run created it).
+ * padded with BOS, or EOS for a tokenizer without BOS (nothing is dropped). Writes
+ * `OUT/train_NNNNNNNNNN.bin`, `OUT/val_NNNNNNNNNN.bin`, `OUT/removed.jsonl` (with dedup) and, last,
+ * `OUT/manifest.json`. `OUT` must be new, empty, or hold only a staging directory an interrupted run left
+ * (which is removed); it is locked for the run (one prepare per directory). Everything is staged in a
+ * hidden directory inside `OUT` and moved into place only on success, so a failure leaves nothing behind
+ * (not even `OUT`, if the run created it).
  * Bad input is a {@link UserError}.
  *
  * @example
@@ -141,8 +163,26 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareSumma
     throw new UserError(`--workers ${workers}: must be an integer from 0 to 256`);
   }
   await checkOutputDir("--out", opts.out, { ours: preparedDirVerdict });
+  const excludes = (opts.exclude ?? []).map(parseExcludeRule);
   const tokenizerSha = await tokenizerFingerprint(opts.tokenizer);
-  const { files, ignored, special } = await listInputFiles(opts.inputs);
+  const listed = await listInputFiles(opts.inputs);
+  const { ignored, special } = listed;
+  let files = listed.files;
+  let languages: Record<string, LanguageSummary> | undefined;
+  if (opts.languages !== undefined) {
+    languages = {};
+    for (const l of opts.languages) languages[l] = { files: 0, documents: 0, tokens: 0 };
+    files = files.filter((f) => languageOf(f.path) in languages!);
+    for (const f of files) languages[languageOf(f.path)].files++;
+    const missing = opts.languages.filter((l) => languages![l].files === 0);
+    if (missing.length > 0) {
+      throw new UserError(
+        `--languages ${missing.join(",")}: no input file in a directory of that name under ${
+          opts.inputs.join(" ")
+        }`,
+      );
+    }
+  }
   if (files.length === 0) {
     throw new UserError(
       `--input ${opts.inputs.join(" ")}: no .txt, .jsonl, .jsonl.gz, .jsonl.zst or .parquet files`,
@@ -162,15 +202,22 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareSumma
       tokenizerModule: opts.tokenizerModule ?? import.meta.resolve("@tinyllama-ts/tokenizer"),
       tokenizerPath: opts.tokenizer,
       dedup,
+      excludes,
     }).catch((e) => {
       if (isUserError(e)) throw e;
       throw new UserError(`--tokenizer ${opts.tokenizer}: cannot load (${oneLine(e)})`);
     });
-    const { vocabSize, bosId } = pool.info;
+    const { vocabSize, bosId, eosId } = pool.info;
+    if (eosId < 0) {
+      throw new UserError(`--tokenizer ${opts.tokenizer}: has no end-of-text token to end documents with`);
+    }
+    // Models without a start token (Qwen 2, GPT-2 as tokenizer.json has it) pad with the end token.
+    const padToken = bosId >= 0 ? bosId : eosId;
+    // Vocabularies of 65500 and more (Llama 3, Qwen 2) get int32 tokens, lit-gpt's dtype code 4.
     const dtype = dtypeForVocab(vocabSize);
     const writers: Record<Split, ShardWriter> = {
-      train: new ShardWriter({ dir: staging, prefix: "train", chunkSize, dtype, padToken: bosId }),
-      val: new ShardWriter({ dir: staging, prefix: "val", chunkSize, dtype, padToken: bosId }),
+      train: new ShardWriter({ dir: staging, prefix: "train", chunkSize, dtype, padToken }),
+      val: new ShardWriter({ dir: staging, prefix: "val", chunkSize, dtype, padToken }),
     };
     const summary: PrepareSummary = {
       files: files.length,
@@ -180,6 +227,8 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareSumma
       documents: 0,
       skipped: { missing_field: 0, invalid_json: 0, empty: 0, blank_line: 0, invalid_utf8: 0 },
       duplicates: { exact: 0, near: 0 },
+      excluded: Object.fromEntries((opts.exclude ?? []).map((r) => [r, 0])),
+      ...(languages ? { languages } : {}),
       textBytes: 0,
       train: { documents: 0, tokens: 0, paddingTokens: 0, shards: 0 },
       val: { documents: 0, tokens: 0, paddingTokens: 0, shards: 0 },
@@ -224,6 +273,10 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareSumma
           record++;
           summary.records++;
           const skip = r.skips[rec];
+          if (skip > SKIP_REASONS.length) {
+            summary.excluded[opts.exclude![skip - 1 - SKIP_REASONS.length]]++;
+            continue;
+          }
           if (skip !== 0) {
             summary.skipped[SKIP_REASONS[skip - 1]]++;
             continue;
@@ -255,6 +308,11 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareSumma
           await writers[split].add(ids);
           summary[split].documents++;
           summary[split].tokens += n;
+          if (languages) {
+            const l = languages[languageOf(files[recordFile].path)];
+            l.documents++;
+            l.tokens += n;
+          }
         }
       }
       showProgress();
@@ -325,11 +383,11 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareSumma
         sha256: tokenizerSha,
         vocabSize,
         bosId,
-        eosId: pool.info.eosId,
+        eosId,
       },
       chunkSize,
       dtype,
-      padToken: bosId,
+      padToken,
       dedup,
       valFraction,
       splits: {
@@ -437,6 +495,10 @@ export function formatPrepareSummary(s: PrepareSummary): string {
     }`,
     `documents read: ${s.documents} of ${s.records} records (${(s.textBytes / 1e6).toFixed(1)} MB of text)`,
     `skipped: ${skipped}${reasons ? ` (${reasons})` : ""}`,
+    ...Object.entries(s.excluded).map(([rule, n]) => `excluded by ${rule}: ${n} records`),
+    ...Object.entries(s.languages ?? {}).map(([l, x]) =>
+      `language ${l}: ${x.files} files, ${x.documents} documents, ${x.tokens} tokens`
+    ),
     `removed as duplicates: ${
       s.duplicates.exact + s.duplicates.near
     } (exact ${s.duplicates.exact}, near ${s.duplicates.near})`,
@@ -446,4 +508,21 @@ export function formatPrepareSummary(s: PrepareSummary): string {
       s.seconds.toFixed(1)
     }s (${(s.textBytes / 1e6 / Math.max(s.seconds, 1e-3)).toFixed(2)} MB/s of text)`,
   ].join("\n");
+}
+
+/** The language of a Starcoderdata file: the name of the directory holding it. */
+function languageOf(path: string): string {
+  const parts = path.split("/");
+  return parts.length >= 2 ? parts[parts.length - 2] : "";
+}
+
+function parseExcludeRule(rule: string): ExcludeRule {
+  const eq = rule.indexOf("=");
+  const path = eq > 0 ? rule.slice(0, eq).split(".") : [];
+  if (eq <= 0 || path.some((k) => k === "")) {
+    throw new UserError(
+      `--exclude ${rule}: expected FIELD=VALUE, e.g. meta.redpajama_set_name=RedPajamaGithub`,
+    );
+  }
+  return { path, value: rule.slice(eq + 1) };
 }

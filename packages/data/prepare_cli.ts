@@ -4,6 +4,7 @@
  * ```sh
  * deno task prepare --tokenizer PATH --input PATH... --out DIR [--chunk-size N]
  *   [--dedup none|exact|minhash] [--val-fraction F] [--workers N]
+ *   [--exclude FIELD=VALUE]... [--languages NAME,NAME...]
  * ```
  *
  * @example
@@ -29,7 +30,10 @@ const USAGE = `usage: deno task prepare --tokenizer PATH --input PATH [--input P
   [--chunk-size N]                  tokens per shard (default ${DEFAULT_CHUNK_SIZE} = 2049 x 1024, at most ${MAX_CHUNK_SIZE})
   [--dedup none|exact|minhash]      duplicate removal (default none)
   [--val-fraction F]                documents held out for validation (default 0)
-  [--workers N]                     tokenizer workers (default: one per core)`;
+  [--workers N]                     tokenizer workers (default: one per core)
+  [--exclude FIELD=VALUE]           drop JSON records whose field holds VALUE (repeatable), e.g.
+                                    meta.redpajama_set_name=RedPajamaGithub (SlimPajama without GitHub)
+  [--languages NAME,NAME...]        only files in directories of these names (Starcoderdata: python,java)`;
 
 /**
  * Runs the prepare CLI on `args`; prints the summary to stderr. Errors are {@link UserError}s. SIGINT or
@@ -51,6 +55,8 @@ export async function prepareMain(args: string[]): Promise<void> {
       dedup: { type: "string" },
       "val-fraction": { type: "string" },
       workers: { type: "string" },
+      exclude: { type: "string", multiple: true },
+      languages: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -113,6 +119,8 @@ export async function prepareMain(args: string[]): Promise<void> {
       dedup: dedup as DedupMode,
       valFraction: frac,
       workers,
+      exclude: values.exclude,
+      languages: values.languages?.split(",").map((l) => l.trim()).filter((l) => l !== ""),
       aborted: () => interrupted !== undefined,
     });
     console.error(formatPrepareSummary(summary));

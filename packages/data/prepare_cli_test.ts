@@ -60,6 +60,10 @@ Deno.test("prepare CLI: bad flags and paths exit 2 with one line and write nothi
         ["--tokenizer", tok, "--input", INPUTS, "--out", `${tmp}/o`, "--workers", "0"],
         /^error: .*t\.model: /,
       ],
+      [
+        ["--tokenizer", tok, "--input", INPUTS, "--out", `${tmp}/o`, "--exclude", "meta.redpajama_set_name"],
+        /^error: --exclude meta\.redpajama_set_name: expected FIELD=VALUE/,
+      ],
     ];
     for (const [args, pattern] of cases) {
       const r = await runCli(args);
@@ -125,5 +129,57 @@ Deno.test("prepare CLI end to end with the real tokenizer: shards hold SentenceP
     assert.deepEqual(expected, fromSp);
     assert.equal(m.tokenizer.bosId, sp.bos);
     assert.equal(m.tokenizer.vocabSize, sp.vocab_size);
+  });
+});
+
+Deno.test("prepare CLI on SlimPajama and Starcoderdata layouts: --exclude and --languages counts in the summary", async () => {
+  const expected = JSON.parse(
+    await Deno.readTextFile(`${ROOT}tests/fixtures/data/corpus_layouts_expected.json`),
+  );
+  const model = `${ROOT}tests/fixtures/data/spm_llama_like.model`;
+  await withTemp(async (tmp) => {
+    const slim = await runCli([
+      "--tokenizer",
+      model,
+      "--input",
+      `${ROOT}tests/fixtures/data/slimpajama`,
+      "--out",
+      `${tmp}/slim`,
+      "--exclude",
+      "meta.redpajama_set_name=RedPajamaGithub",
+      "--workers",
+      "1",
+    ]);
+    assert.equal(slim.code, 0, slim.stderr);
+    const github = expected.slimpajama.RedPajamaGithub;
+    assert.match(
+      slim.stderr,
+      new RegExp(`^excluded by meta\\.redpajama_set_name=RedPajamaGithub: ${github} records$`, "m"),
+    );
+    const code = await runCli([
+      "--tokenizer",
+      model,
+      "--input",
+      `${ROOT}tests/fixtures/data/starcoderdata`,
+      "--out",
+      `${tmp}/code`,
+      "--languages",
+      "python,java",
+      "--workers",
+      "1",
+    ]);
+    assert.equal(code.code, 0, code.stderr);
+    assert.match(
+      code.stderr,
+      new RegExp(`^language python: 2 files, ${expected.starcoderdata.python} documents, `, "m"),
+    );
+    assert.match(
+      code.stderr,
+      new RegExp(`^language java: 1 files, ${expected.starcoderdata.java} documents, `, "m"),
+    );
+    assert.equal(
+      readManifest(`${tmp}/code`)!.summary.documents,
+      expected.starcoderdata.python + expected.starcoderdata.java,
+    );
   });
 });

@@ -8,8 +8,11 @@ import { parsePiece, type Piece } from "./_piece.ts";
 /** Why a line or row was not taken as a document. */
 export type SkipReason = "missing_field" | "invalid_json" | "empty" | "blank_line" | "invalid_utf8";
 
-/** One item read from an input: a document's text, or a counted reason for skipping one. */
-export type DocumentItem = { text: string } | { skip: SkipReason };
+/**
+ * One item read from an input: a document's text, a counted reason for skipping one, or a record
+ * dropped by the `excluded`-th `--exclude` rule.
+ */
+export type DocumentItem = { text: string } | { skip: SkipReason } | { excluded: number };
 
 const READ_CHUNK = 1 << 20;
 

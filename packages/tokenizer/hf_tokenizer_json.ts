@@ -1,14 +1,16 @@
 /**
  * Hugging Face `tokenizer.json` for SentencePiece-style BPE models (Llama 2's layout): a BPE model
  * with merges and byte fallback, spaces turned into `▁` either by a Prepend + Replace normalizer or by
- * a Metaspace pre-tokenizer. Other model types and normalizers are refused with a clear error rather
- * than encoded wrongly.
+ * a Metaspace pre-tokenizer; and for byte-level BPE models (GPT-2, Llama 3, Qwen 2, SmolLM), told by
+ * their ByteLevel pre-tokenizer. Other model types and normalizers are refused with a clear error
+ * rather than encoded wrongly.
  *
  * @module
  */
 
 import { UserError } from "@tinyllama-ts/cli";
 import { BpeTokenizer } from "./_bpe_tokenizer.ts";
+import { isByteLevelJson, parseByteLevelJson } from "./_hf_byte_level.ts";
 import { BYTE_PIECE, PieceKind, type Tokenizer } from "./tokenizer.ts";
 
 const SPACE_SYMBOL = "\u2581";
@@ -53,6 +55,7 @@ export function parseHfTokenizerJson(text: string, name = "tokenizer.json"): Tok
   const model = root.model;
   const type = model.type ?? (model.merges !== undefined ? "BPE" : undefined);
   if (type !== "BPE") fail(`a ${String(type ?? "untyped")} tokenizer; only BPE models are supported`);
+  if (isByteLevelJson(root)) return parseByteLevelJson(root, fail);
   if (typeof model.dropout === "number" && model.dropout > 0) fail("BPE dropout is not supported");
   if (model.continuing_subword_prefix) fail("continuing_subword_prefix is not supported");
   if (model.end_of_word_suffix) fail("end_of_word_suffix is not supported");

@@ -117,9 +117,10 @@ Deno.test("other models and options are refused with one line naming the file", 
   );
   refuse(edit((j) => (j.normalizer = { type: "NFKC" })), /normalizer "NFKC" is not supported/);
   refuse(edit((j) => (j.normalizer = { type: "Prepend", prepend: S })), /Prepend normalizer without Replace/);
+  // A ByteLevel pre-tokenizer makes it a byte-level model, which byte fallback cannot be part of.
   refuse(
     edit((j) => (j.pre_tokenizer = { type: "ByteLevel" })),
-    /pre_tokenizer "ByteLevel" is not supported/,
+    /byte_fallback with a ByteLevel pre-tokenizer is not supported/,
   );
   refuse(
     edit((j) => (j.pre_tokenizer = { type: "Metaspace", replacement: "_" })),

@@ -5,10 +5,12 @@
  */
 
 /**
- * A text ⇄ token-id mapping with SentencePiece semantics: `encode` adds the dummy-prefix `▁`, never
+ * A text ⇄ token-id mapping. SentencePiece models: `encode` adds the dummy-prefix `▁`, never
  * produces control pieces (`<s>`, `</s>`) or `<unk>` from their spelling, and falls back to `<0xNN>`
  * byte pieces for text outside the vocabulary; `decode` joins byte pieces back into UTF-8, drops
- * control pieces and strips the dummy prefix.
+ * control pieces and strips the dummy prefix. Byte-level BPE models (`ByteLevelBpeTokenizer`):
+ * `encode` is Hugging Face's (added and special tokens in the text are matched), `decode` drops
+ * special tokens.
  *
  * @example
  * ```ts
@@ -25,7 +27,7 @@ export interface Tokenizer {
   readonly bosId: number;
   /** Id of `</s>`, or -1 when the model has none. */
   readonly eosId: number;
-  /** Id of the unknown piece (`<unk>`). */
+  /** Id of the unknown piece (`<unk>`), or -1 when the model has none (byte-level BPE). */
   readonly unkId: number;
   /** Token ids of `text`; `bos`/`eos` add `<s>` before and `</s>` after. */
   encode(text: string, opts?: { bos?: boolean; eos?: boolean }): number[];
