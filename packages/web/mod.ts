@@ -7,3 +7,5 @@
 export { type Encoder, memorySampler, packDocuments, type TextSource } from "./memory_data.ts";
 export { type CheckpointFile, checkpointFiles, safetensorsBytes } from "./checkpoint_files.ts";
 export { type SessionOptions, type SessionStep, TrainingSession } from "./session.ts";
+export { unaliasedBackend } from "./unaliased_backend.ts";
+export { resolveInside } from "./serve.ts";

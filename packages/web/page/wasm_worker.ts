@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { initSync, worker_loop } from "../backend-wasm/_wasm/tinyllama_core.js";
-import type { WorkerStart } from "./_wasm_runtime_browser.ts";
+import { initSync, worker_loop } from "../../backend-wasm/_wasm/tinyllama_core.js";
+import type { WorkerStart } from "../_wasm_runtime_browser.ts";
 
 self.addEventListener("message", (e) => {
   const start = (e as MessageEvent<WorkerStart>).data;
