@@ -54,12 +54,13 @@ export function testSources(): TextSource[] {
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
-async function run(args: string[]): Promise<string> {
+/** Runs `deno ARGS` in the repository's root; returns its stderr (or stdout), throws when it fails. */
+export async function runDeno(args: string[], want: "stdout" | "stderr" = "stderr"): Promise<string> {
   const out = await new Deno.Command(Deno.execPath(), { args, cwd: ROOT, stdout: "piped", stderr: "piped" })
     .output();
-  const text = new TextDecoder().decode(out.stderr);
-  if (!out.success) throw new Error(`deno ${args.join(" ")} failed:\n${text.slice(-3000)}`);
-  return text;
+  const err = new TextDecoder().decode(out.stderr);
+  if (!out.success) throw new Error(`deno ${args.join(" ")} failed:\n${err.slice(-3000)}`);
+  return want === "stderr" ? err : new TextDecoder().decode(out.stdout);
 }
 
 /**
@@ -75,7 +76,7 @@ export async function cliPretrain(
   for (const s of sources) {
     const input = `${dir}/${s.name}.jsonl`;
     await Deno.writeTextFile(input, s.texts.map((text) => JSON.stringify({ text })).join("\n") + "\n");
-    await run([
+    await runDeno([
       "run",
       "--allow-read",
       "--allow-write",
@@ -90,7 +91,7 @@ export async function cliPretrain(
     data.push(`${dir}/data-${s.name}`);
   }
   const out = `${dir}/run`;
-  await run([
+  await runDeno([
     "run",
     "--allow-read",
     "--allow-write",
