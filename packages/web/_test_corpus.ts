@@ -63,51 +63,56 @@ export async function runDeno(args: string[], want: "stdout" | "stderr" = "stder
   return want === "stderr" ? err : new TextDecoder().decode(out.stdout);
 }
 
+/** `deno task prepare` on each source (written as JSONL, `text` field); returns the directories. */
+export async function prepareSources(dir: string, sources: readonly TextSource[]): Promise<string[]> {
+  const data: string[] = [];
+  for (const s of sources) {
+    const input = `${dir}/${s.name}.jsonl`;
+    await Deno.writeTextFile(input, s.texts.map((text) => JSON.stringify({ text })).join("\n") + "\n");
+    await runDeno([
+      ...["run", "--allow-read", "--allow-write", "packages/data/prepare_cli.ts"],
+      ...["--tokenizer", TEST_TOKENIZER, "--input", input, "--out", `${dir}/data-${s.name}`],
+    ]);
+    data.push(`${dir}/data-${s.name}`);
+  }
+  return data;
+}
+
+/** The arguments of `deno task pretrain`'s train stage on prepared `data` (weights from `sources`). */
+export function pretrainArgs(
+  out: string,
+  sources: readonly TextSource[],
+  data: string[],
+  flags: string[],
+): string[] {
+  return [
+    ...["run", "--allow-read", "--allow-write", "--allow-env", "packages/trainer/pretrain_cli.ts", "train"],
+    ...["--config", "micro-4l-4k", "--tokenizer", TEST_TOKENIZER, "--out", out],
+    ...sources.flatMap((s, i) => ["--data", `${data[i]}:${s.weight}`]),
+    ...flags,
+  ];
+}
+
+/** The step losses of a run's `metrics.jsonl`. */
+export async function runLosses(out: string): Promise<(number | null)[]> {
+  return (await Deno.readTextFile(`${out}/metrics.jsonl`)).split("\n").filter((l) => l !== "")
+    .map((l) => JSON.parse(l)).filter((r) => "loss" in r).map((r) => r.loss as number | null);
+}
+
 /**
- * `deno task prepare` on each source (written as JSONL, `text` field) and `deno task pretrain` on their
- * mixture; returns the run directory and its losses, step by step.
+ * `deno task prepare` on each source and `deno task pretrain` (train stage) on their mixture; returns the
+ * run directory, the prepared directories and the losses, step by step.
  */
 export async function cliPretrain(
   dir: string,
   sources: readonly TextSource[],
   flags: string[],
 ): Promise<{ out: string; data: string[]; losses: (number | null)[] }> {
-  const data: string[] = [];
-  for (const s of sources) {
-    const input = `${dir}/${s.name}.jsonl`;
-    await Deno.writeTextFile(input, s.texts.map((text) => JSON.stringify({ text })).join("\n") + "\n");
-    await runDeno([
-      "run",
-      "--allow-read",
-      "--allow-write",
-      "packages/data/prepare_cli.ts",
-      "--tokenizer",
-      TEST_TOKENIZER,
-      "--input",
-      input,
-      "--out",
-      `${dir}/data-${s.name}`,
-    ]);
-    data.push(`${dir}/data-${s.name}`);
-  }
+  const data = await prepareSources(dir, sources);
   const out = `${dir}/run`;
-  await runDeno([
-    "run",
-    "--allow-read",
-    "--allow-write",
-    "--allow-env",
-    "packages/trainer/pretrain_cli.ts",
-    "train",
-    "--config",
-    "micro-4l-4k",
-    "--tokenizer",
-    TEST_TOKENIZER,
-    "--out",
-    out,
-    ...sources.flatMap((s, i) => ["--data", `${data[i]}:${s.weight}`]),
-    ...flags,
-  ]);
-  const losses = (await Deno.readTextFile(`${out}/metrics.jsonl`)).split("\n").filter((l) => l !== "")
-    .map((l) => JSON.parse(l)).filter((r) => "loss" in r).map((r) => r.loss as number | null);
-  return { out, data, losses };
+  await runDeno(pretrainArgs(out, sources, data, flags));
+  return { out, data, losses: await runLosses(out) };
 }
+
+/** The repository's root (where the CLIs run). */
+export { ROOT };
