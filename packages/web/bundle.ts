@@ -38,7 +38,8 @@ export const BUNDLE_FILES: readonly string[] = [
  */
 export async function bundleWeb(outDir: string = DEFAULT_BUNDLE_DIR): Promise<void> {
   await Deno.mkdir(outDir, { recursive: true });
-  const importMap = await Deno.makeTempFile({ prefix: "tinyllama-web-", suffix: ".json" });
+  // Beside the bundles, so that the task writes nowhere else.
+  const importMap = `${outDir}/.import-map.json`;
   try {
     await Deno.writeTextFile(
       importMap,
@@ -49,7 +50,9 @@ export async function bundleWeb(outDir: string = DEFAULT_BUNDLE_DIR): Promise<vo
         },
       }),
     );
-    const out = await new Deno.Command(Deno.execPath(), {
+    // `deno` itself: its path when running it is allowed, else by name (`--allow-run=deno`).
+    const granted = Deno.permissions.querySync({ name: "run", command: Deno.execPath() }).state === "granted";
+    const out = await new Deno.Command(granted ? Deno.execPath() : "deno", {
       args: [
         "bundle",
         "--quiet",

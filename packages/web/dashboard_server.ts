@@ -240,7 +240,14 @@ export function serveDashboard(opts: DashboardOptions): Deno.HttpServer<Deno.Net
 export async function checkRunDir(run: string): Promise<void> {
   try {
     if ((await Deno.stat(run)).isDirectory) return;
-  } catch {
+  } catch (e) {
+    if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
+      throw new UserError(
+        `--run ${run}: not readable with this task's permissions (it reads inside the repository); for a run ` +
+          `elsewhere: deno run --allow-read=${run},packages/web,runs/web --allow-net=127.0.0.1 ` +
+          `packages/web/dashboard_cli.ts --run ${run}`,
+      );
+    }
     throw new UserError(`--run ${run}: no such directory`);
   }
   throw new UserError(`--run ${run}: not a directory`);

@@ -26,9 +26,10 @@ export async function webMain(args: readonly string[]): Promise<void> {
   }
   try {
     await Deno.stat(tokenizer);
-  } catch {
+  } catch (e) {
     throw new UserError(
-      `${tokenizer}: no tokenizer (run \`deno task pretrain:prepare\`, or pass --tokenizer)`,
+      `${tokenizer}: cannot read the tokenizer (${(e as Error).message}); ` +
+        "run `deno task pretrain:prepare` or pass --tokenizer",
     );
   }
   const corpus = await builtinSample(f.get("corpus") ?? "runs/builtin-corpus");
