@@ -20,7 +20,7 @@ export interface CheckpointFile {
  *
  * @example
  * ```ts
- * import { safetensorsBytes } from "@tinyllama-ts/web";
+ * import { safetensorsBytes } from "./mod.ts";
  * const bytes = safetensorsBytes([{ name: "x", shape: [2], data: new Float32Array([1, 2]) }]);
  * console.log(bytes.length % 8); // 0
  * ```

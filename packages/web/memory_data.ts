@@ -30,7 +30,7 @@ export interface TextSource {
  *
  * @example
  * ```ts
- * import { packDocuments } from "@tinyllama-ts/web";
+ * import { packDocuments } from "./mod.ts";
  * const tok = { eosId: 2, encode: (s: string) => [...s].map((c) => c.charCodeAt(0)) };
  * console.log(packDocuments(tok, ["ab", "  ", "c"])); // Int32Array [97, 98, 2, 99, 2]
  * ```
@@ -87,7 +87,7 @@ class MemoryBlockSource {
  *
  * @example
  * ```ts
- * import { memorySampler } from "@tinyllama-ts/web";
+ * import { memorySampler } from "./mod.ts";
  * const stream = Int32Array.from({ length: 100 }, (_, i) => i);
  * const sampler = memorySampler([{ name: "a", weight: 1, stream }], { seqLen: 8, seed: 1 });
  * console.log(sampler.nextBatch(2).inputs.length); // 16

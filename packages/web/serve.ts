@@ -68,7 +68,7 @@ export async function fileResponse(
  *
  * @example
  * ```ts
- * import { resolveInside } from "@tinyllama-ts/web";
+ * import { resolveInside } from "./mod.ts";
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/a.txt`, "hi");
  * console.log(await resolveInside(dir, "a.txt") !== null, await resolveInside(dir, "../etc/passwd")); // true null

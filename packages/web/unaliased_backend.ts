@@ -19,7 +19,7 @@ function isTensor(x: unknown): x is Tensor {
  * @example
  * ```ts
  * import { ReferenceBackend } from "@tinyllama-ts/backend";
- * import { unaliasedBackend } from "@tinyllama-ts/web";
+ * import { unaliasedBackend } from "./mod.ts";
  * const be = unaliasedBackend(new ReferenceBackend());
  * const x = be.alloc(4);
  * be.write(x, new Float32Array([1, 2, 3, 4]));
