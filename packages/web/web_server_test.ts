@@ -5,6 +5,8 @@ import { TEST_TOKENIZER, testSources } from "./_test_corpus.ts";
 import { serveWeb } from "./web_server.ts";
 import { webMain } from "./web_cli.ts";
 import { dashboardMain } from "./dashboard_cli.ts";
+import { listen } from "./serve.ts";
+import { UserError } from "@tinyllama-ts/cli";
 
 Deno.test("web server: every asset with the cross-origin isolation headers; nothing else; no writes", async () => {
   const bundleDir = await Deno.makeTempDir({ prefix: "web-bundle-" });
@@ -52,4 +54,24 @@ Deno.test("web and dashboard CLIs: bad flags and missing inputs are one-line err
   await assertRejects(() => webMain(["--bundle", "/nonexistent-dir"]), /no bundle/);
   await assertRejects(() => dashboardMain([]), /usage: deno task dashboard --run DIR/);
   await assertRejects(() => dashboardMain(["--run", "/nonexistent-run"]), /no such directory/);
+});
+
+Deno.test("servers: binding anything but loopback is warned about", async () => {
+  const lines: string[] = [];
+  let server: Deno.HttpServer | null = null;
+  try {
+    server = listen({ host: "0.0.0.0", port: 0, log: (s) => lines.push(s) }, () => new Response("x"));
+  } catch (e) {
+    // The tests may listen on 127.0.0.1 only: then binding is refused, after the warning.
+    assert.ok(e instanceof UserError, String(e));
+  } finally {
+    await server?.shutdown();
+  }
+  assert.equal(lines.length, 1);
+  assert.match(lines[0], /^warning: serving on 0\.0\.0\.0/);
+  const quiet: string[] = [];
+  const local = listen({ port: 0, log: (s) => quiet.push(s) }, () => new Response("x"));
+  assert.equal(local.addr.hostname, "127.0.0.1");
+  await local.shutdown();
+  assert.deepEqual(quiet, []);
 });
