@@ -463,13 +463,15 @@ export class WebGpuBackend implements Backend {
     if (s.b * s.tq * s.nHead === 0) return;
     const o = this.#own(out), l = this.#own(lse), qs = this.#own(q), ks = this.#own(k), vs = this.#own(v);
     const c = attentionConstants(op, s.headSize);
+    // Slot 6 (dout in the backward passes) is declared by the shared reader and never read by the forward;
+    // it gets a buffer of its own, because browsers (Dawn) refuse one range bound twice as read_write.
+    const unused = this.#scratchTensor("attention forward slot 6", 1);
     for (const [b0, bl] of this.#batchBlocks(s, [o, qs], [ks, vs], [l])) {
       const w = this.#attentionWindows(s, b0, bl);
       this.#queue.dispatch(
         KERNELS.attentionForward,
         c,
-        // Slot 6 (dout in the backward passes) is declared by the shared reader; the forward binds q there.
-        [w.q(o), w.stat(l), w.q(qs), w.kv(ks), w.kv(vs), w.q(qs)],
+        [w.q(o), w.stat(l), w.q(qs), w.kv(ks), w.kv(vs), this.#win(unused, 0, 1)],
         attentionU32s(s),
         [1 / Math.sqrt(s.headSize)],
         [Math.ceil(s.tq / c.BLK), s.nHead, bl],
