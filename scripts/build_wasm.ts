@@ -67,7 +67,13 @@ await runMain(async () => {
     `--remap-path-prefix=${crateDir}=/tinyllama-core`,
     `--remap-path-prefix=${cargoHome}=/cargo`,
   ].join(" ");
-  await run(Deno.env.get("CARGO") ?? "/usr/bin/cargo", ["build", "--release", "--locked"], {
+  await run(Deno.env.get("CARGO") ?? "/usr/bin/cargo", [
+    "build",
+    "--release",
+    "--locked",
+    "-Z",
+    "build-std=std,panic_abort",
+  ], {
     RUSTC: Deno.env.get("RUSTC") ?? "/usr/bin/rustc",
     RUSTC_BOOTSTRAP: "1",
     RUSTFLAGS: rustflags,

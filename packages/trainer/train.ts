@@ -228,7 +228,14 @@ export async function setup(opts: TrainOptions): Promise<Run> {
     // ---- the model and optimizer on the backend ----
     const backend = await createBackend(hp.backend);
     release.push(() => backend.destroy());
-    const { model, extras, tokenizerPath } = await loadModel(backend, config, hp, opts.initFrom, resumed);
+    const { model, extras, tokenizerPath } = await loadModel(
+      backend,
+      config,
+      hp,
+      opts.initFrom,
+      resumed,
+      opts.config,
+    );
     release.push(() => model.destroy());
     tokenizer ??= tokenizerPath;
     const optimizer = new Optimizer(backend, paramSlots(model), hp);
@@ -521,6 +528,7 @@ async function loadModel(
   hp: ResolvedHparams,
   initFrom: string | undefined,
   resumed: Run["resumed"],
+  configSource: TrainOptions["config"],
 ): Promise<{ model: Model; extras: HfExtras | null; tokenizerPath: string | null }> {
   if (resumed || initFrom) {
     const dir = resumed?.path ?? initFrom!;
@@ -537,7 +545,8 @@ async function loadModel(
       tokenizerPath: resumed ? null : loaded.tokenizerPath,
     };
   }
-  checkConfigFits(config, backend.info, config.name); // before any allocation
+  // Before any allocation; a fresh model's config came from a preset or file named by `--config`.
+  checkConfigFits(config, backend.info, typeof configSource === "string" ? configSource : config.name);
   const model = new Model(backend, config);
   model.init(hp.seed, "tinyllama");
   return { model, extras: null, tokenizerPath: null };

@@ -9,6 +9,7 @@
  */
 import { UserError } from "@tinyllama-ts/cli";
 import { baseHeaders, fileResponse, listen, type ListenOptions, resolveInside, text } from "./serve.ts";
+import { parseTrainerState, type TrainerState } from "../trainer/checkpoint.ts";
 
 /** Options of {@link serveDashboard}. */
 export interface DashboardOptions extends ListenOptions {
@@ -74,17 +75,22 @@ export async function runStatus(run: string): Promise<RunStatus> {
   let latest: RunStatus["latest"] = null;
   const name = checkpoints.at(-1);
   if (name !== undefined) {
-    const s = await readJson(run, `checkpoints/${name}/trainer_state.json`);
+    const json = await readJson(run, `checkpoints/${name}/trainer_state.json`);
+    // The trainer's own parser: any state version it writes or migrates (a half-written one reads as none).
+    let s: TrainerState | null = null;
+    try {
+      s = json === null ? null : parseTrainerState(json, `checkpoints/${name}/trainer_state.json`);
+    } catch {
+      s = null;
+    }
     if (s !== null) {
-      const hp = s.hparams as { maxSteps?: number } | undefined;
-      const config = s.config as { name?: string } | undefined;
       latest = {
         name,
-        step: Number(s.step),
-        tokens: Number(s.tokens),
-        elapsed: Number(s.elapsed),
-        maxSteps: typeof hp?.maxSteps === "number" ? hp.maxSteps : null,
-        config: typeof config?.name === "string" ? config.name : null,
+        step: s.step,
+        tokens: s.tokens,
+        elapsed: s.elapsed,
+        maxSteps: s.hparams.maxSteps,
+        config: s.config.name,
       };
     }
   }

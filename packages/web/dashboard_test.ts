@@ -61,6 +61,10 @@ const STEP = (step: number) =>
     elapsed: step,
   });
 
+const V1_STATE = JSON.parse(
+  await Deno.readTextFile(new URL("../trainer/_testdata/v1_run/trainer_state.json", import.meta.url)),
+);
+
 /** A run directory with two complete metric lines and a third cut short (a killed run), beside a secret. */
 async function killedRun(): Promise<{ root: string; run: string }> {
   const root = await Deno.makeTempDir({ prefix: "dashboard-test-" });
@@ -69,12 +73,14 @@ async function killedRun(): Promise<{ root: string; run: string }> {
   await Deno.writeTextFile(`${run}/metrics.jsonl`, `${STEP(0)}\n${STEP(1)}\n{"step": 2, "lo`);
   await Deno.writeTextFile(
     `${run}/checkpoints/step-00000002/trainer_state.json`,
+    // A real trainer state (the version-1 fixture, which the dashboard migrates as the trainer does).
     JSON.stringify({
+      ...V1_STATE,
       step: 2,
       tokens: 512,
       elapsed: 2,
-      hparams: { maxSteps: 10 },
-      config: { name: "micro-4l-4k" },
+      hparams: { ...V1_STATE.hparams, maxSteps: 10 },
+      config: { ...V1_STATE.config, name: "micro-4l-4k" },
     }),
   );
   await Deno.mkdir(`${root}/outside`);

@@ -82,19 +82,19 @@ Deno.test("safetensorsBytes: the bytes writeSafetensors writes", async () => {
   await Deno.remove(path.slice(0, path.lastIndexOf("/")), { recursive: true });
 });
 
-Deno.test("unaliasedBackend: an op given one tensor twice computes from a copy, with the same result", async () => {
-  const plain = new ReferenceBackend(), wrapped = unaliasedBackend(new ReferenceBackend());
-  const results = [];
-  for (const be of [plain, wrapped]) {
-    const x = be.alloc(4);
-    be.write(x, new Float32Array([1, 2, 3, 4]));
-    be.add(x, x, x, 4);
-    const y = be.alloc(4);
-    be.write(y, new Float32Array([0.5, 0.25, 2, 1]));
-    be.add(y, x, y, 4);
-    results.push([...await be.read(x), ...await be.read(y)]);
-    be.destroy();
-  }
-  assert.deepEqual(results[0], [2, 4, 6, 8, 2.5, 4.25, 8, 9]);
-  assert.deepEqual(results[1], results[0]);
+Deno.test("unaliasedBackend: an op given one tensor twice computes from a copy, with the right result", async () => {
+  // The plain backend refuses these calls (the contract lets add's out alias only a); wrapped, they run.
+  const plain = new ReferenceBackend();
+  const p = plain.alloc(4);
+  assert.throws(() => plain.add(p, p, p, 4), /add: out is the same tensor as b/);
+  plain.destroy();
+  const be = unaliasedBackend(new ReferenceBackend());
+  const x = be.alloc(4);
+  be.write(x, new Float32Array([1, 2, 3, 4]));
+  be.add(x, x, x, 4);
+  const y = be.alloc(4);
+  be.write(y, new Float32Array([0.5, 0.25, 2, 1]));
+  be.add(y, x, y, 4);
+  assert.deepEqual([...await be.read(x), ...await be.read(y)], [2, 4, 6, 8, 2.5, 4.25, 8, 9]);
+  be.destroy();
 });

@@ -19,6 +19,7 @@ export async function webMain(args: readonly string[]): Promise<void> {
   const f = parseFlags(args, ["port", "host", "tokenizer", "corpus", "bundle"]);
   const bundleDir = f.get("bundle") ?? DEFAULT_BUNDLE_DIR;
   const tokenizer = f.get("tokenizer") ?? "runs/builtin-tokenizer/tokenizer.model";
+  const listenPort = portOf(f.get("port"), WEB_PORT); // every flag is checked before any file
   try {
     await Deno.stat(`${bundleDir}/app.js`);
   } catch {
@@ -35,7 +36,7 @@ export async function webMain(args: readonly string[]): Promise<void> {
   const corpus = await builtinSample(f.get("corpus") ?? "runs/builtin-corpus");
   const server = serveWeb({
     host: f.get("host"),
-    port: portOf(f.get("port"), WEB_PORT),
+    port: listenPort,
     bundleDir,
     tokenizer,
     corpus,
