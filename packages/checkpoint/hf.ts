@@ -21,6 +21,7 @@ import { exists, UserError, writeFileAtomic } from "@tinyllama-ts/cli";
 import type { Backend } from "@tinyllama-ts/backend";
 import { headSize, Model, type ModelConfig, parseConfig } from "@tinyllama-ts/model";
 import { type FloatDType, openSafetensors, writeSafetensorsCheckpoint } from "./safetensors.ts";
+import { loadGgufCheckpoint } from "./gguf.ts";
 
 /** Everything of a `config.json` that is not in {@link ModelConfig} but a checkpoint keeps. */
 export interface HfExtras {
@@ -220,7 +221,7 @@ export interface LoadedCheckpoint {
  * Reads `dir/config.json` and its safetensors into a new {@link Model} on `backend`. Every tensor the
  * config implies must be present with that shape and an F32/BF16/F16 dtype; an extra tensor is an
  * error (old `rotary_emb.inv_freq` buffers excepted). Errors are {@link UserError}s naming the file
- * and tensor.
+ * and tensor. A path ending in `.gguf` is read by `loadGgufCheckpoint` instead.
  *
  * @example
  * ```ts
@@ -231,6 +232,8 @@ export interface LoadedCheckpoint {
  * ```
  */
 export async function loadHfCheckpoint(dir: string, backend: Backend): Promise<LoadedCheckpoint> {
+  // A GGUF file stands wherever a checkpoint directory does (its tokenizer is inside it).
+  if (/\.gguf$/i.test(dir)) return await loadGgufCheckpoint(dir, backend);
   const configPath = `${dir}/config.json`;
   let text: string;
   try {

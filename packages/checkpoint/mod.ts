@@ -1,6 +1,7 @@
 /**
  * Checkpoint I/O, apart from the model it fills: safetensors files (read lazily, written atomically) and
- * Hugging Face checkpoint directories (`config.json` + `model.safetensors`, with the tokenizer beside).
+ * Hugging Face checkpoint directories (`config.json` + `model.safetensors`, with the tokenizer beside),
+ * and GGUF files as llama.cpp writes and reads them (quantized ones too).
  *
  * @example
  * ```ts
@@ -30,3 +31,17 @@ export type {
 } from "./safetensors.ts";
 export { configFromHf, configToHf, loadHfCheckpoint, saveHfCheckpoint, TOKENIZER_FILES } from "./hf.ts";
 export type { HfDType, HfExtras, LoadedCheckpoint, SaveOptions } from "./hf.ts";
+export { configFromGguf, loadGgufCheckpoint, readGgufConfig, saveGguf } from "./gguf.ts";
+export type { GgufExportType, GgufSaveOptions } from "./gguf.ts";
+export { openGguf, writeGguf } from "./gguf_file.ts";
+export type {
+  GgufFile,
+  GgufScalar,
+  GgufScalarType,
+  GgufTensorInfo,
+  GgufTensorToWrite,
+  GgufValue,
+} from "./gguf_file.ts";
+export { dequantize, GGML_TYPES, GgmlType, ggmlTypeName, quantizeQ8_0, tensorBytes } from "./gguf_quants.ts";
+export { GgufTokenType, readGgufVocab, vocabMetadata } from "./gguf_vocab.ts";
+export type { GgufVocab } from "./gguf_vocab.ts";

@@ -590,7 +590,7 @@ async function removeStale(dir: string, keep: readonly string[]): Promise<void> 
  * Streams bytes into a temporary file beside `path`, fsyncs it and renames it over `path` (as
  * `writeFileAtomic` of `@tinyllama-ts/cli`, without holding the whole file in memory).
  */
-async function writeAtomicStream(
+export async function writeAtomicStream(
   path: string,
   body: (write: (bytes: Uint8Array) => Promise<void>) => Promise<void>,
 ): Promise<void> {

@@ -12,6 +12,7 @@ import { type DataSpec, openDataset } from "@tinyllama-ts/data";
 import type { Backend } from "@tinyllama-ts/backend";
 import { createBackend } from "@tinyllama-ts/backends";
 import { configFromHf, loadHfCheckpoint, saveHfCheckpoint, TOKENIZER_FILES } from "@tinyllama-ts/checkpoint";
+import { readGgufConfig } from "@tinyllama-ts/checkpoint";
 import { Model, type ModelConfig, resolveConfig } from "@tinyllama-ts/model";
 import { cosineLr, Optimizer, paramSlots } from "@tinyllama-ts/optim";
 import { loadTokenizer } from "@tinyllama-ts/tokenizer";
@@ -341,6 +342,7 @@ function describe(c: ModelConfig): string {
 
 /** `--init-from`'s config, read before the backend exists (the hyper-parameters are checked against it). */
 async function readHfConfig(dir: string): Promise<ModelConfig> {
+  if (/\.gguf$/i.test(dir)) return await readGgufConfig(dir); // a GGUF file is a checkpoint too
   const path = `${dir}/config.json`;
   let text: string;
   try {
