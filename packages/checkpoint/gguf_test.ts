@@ -14,7 +14,7 @@ import { GgmlType, quantizeQ8_0 } from "./gguf_quants.ts";
 import { readGgufVocab } from "./gguf_vocab.ts";
 import { ggufVocabFromTokenizerFile } from "./gguf_tokenizer_files.ts";
 import { openSafetensors } from "./safetensors.ts";
-import { expected, FIXTURES } from "../../tests/_harness.ts";
+import { expected, FIXTURES, maxRelError } from "../../tests/_harness.ts";
 
 const GGUF = new URL("../../tests/fixtures/gguf/", import.meta.url).pathname;
 
@@ -243,4 +243,126 @@ Deno.test("gguf: truncated files, unknown tensor types and other architectures a
     userError(/architecture "qwen2" is not supported \(only llama\)/),
   );
   await assert.rejects(loadHfCheckpoint(`${GGUF}missing.gguf`, be), userError(/missing\.gguf: not found/));
+});
+
+// Measured with llama-cpp-python 0.3.36 on x86-64 (see oracle.json): the max |ours − llama.cpp| / max
+// |llama.cpp| over all logits of the sequence. llama.cpp multiplies F16 weights by activations rounded
+// to F16 and Q8_0 weights by activations quantized to Q8_0, so those two differ by more than f32 does.
+const ORACLE_TOLERANCE = { f32: 1e-4, f16: 0, q8_0: 0 };
+
+Deno.test("gguf: llama.cpp runs our export: same token ids, same logits (f32 1e-4; f16, q8_0 as measured)", async () => {
+  const oracle = JSON.parse(await Deno.readTextFile(`${GGUF}oracle.json`));
+  const logits = await openSafetensors(`${GGUF}oracle_logits.safetensors`);
+  const { model: hfModel, extras, tokenizerPath } = await loadHfCheckpoint(
+    `${FIXTURES}gqa_a`,
+    new ReferenceBackend(),
+  );
+  const vocab = await ggufVocabFromTokenizerFile(tokenizerPath!, extras);
+  const dir = await Deno.makeTempDir();
+  try {
+    const original = await loadTokenizer(tokenizerPath!);
+    for (const type of ["f32", "f16", "q8_0"] as const) {
+      const path = `${dir}/gqa_a_${type}.gguf`;
+      await saveGguf(hfModel, path, { type, vocab });
+      // The file llama.cpp ran is the file we write today.
+      const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", await Deno.readFile(path)));
+      assert.equal(
+        [...digest].map((b) => b.toString(16).padStart(2, "0")).join(""),
+        oracle.sha256[type],
+        type,
+      );
+      const fromGguf = await loadTokenizer(path);
+      oracle.texts.forEach((text: string, i: number) => {
+        assert.deepEqual(original.encode(text, { bos: true }), oracle.ids[i], `tokenizer.model: ${text}`);
+        assert.deepEqual(fromGguf.encode(text, { bos: true }), oracle.ids[i], `${type} gguf: ${text}`);
+      });
+      const { model } = await loadHfCheckpoint(path, new ReferenceBackend());
+      const seq = new Int32Array(oracle.sequence);
+      const ours = (await model.forward(seq, null, { logits: true })).logits!;
+      const err = maxRelError(ours, await logits.read(type));
+      assert.ok(err < ORACLE_TOLERANCE[type], `${type}: ${err}`);
+      model.destroy();
+    }
+  } finally {
+    logits.close();
+    hfModel.destroy();
+  }
+});
+
+Deno.test("gguf: a SentencePiece-layout tokenizer.json exports scores that make llama.cpp's merging follow its merges", async () => {
+  const { llama2TokenizerJson } = await import("../tokenizer/_llama2_reference.ts");
+  const { parseHfTokenizerJson } = await import("@tinyllama-ts/tokenizer");
+  const { tokenizerFromGgufVocab } = await import("../tokenizer/gguf_tokenizer.ts");
+  const dir = await Deno.makeTempDir();
+  const json = llama2TokenizerJson("legacy");
+  await Deno.writeTextFile(`${dir}/tokenizer.json`, json);
+  const vocab = await ggufVocabFromTokenizerFile(`${dir}/tokenizer.json`);
+  assert.equal(vocab.model, "llama");
+  assert.equal(vocab.tokens.length, 32000);
+  assert.deepEqual([vocab.unkId, vocab.bosId, vocab.eosId], [0, 1, 2]);
+  assert.deepEqual(vocab.types!.slice(0, 4), [2, 3, 3, 6]);
+  const hf = parseHfTokenizerJson(json), fromGguf = tokenizerFromGgufVocab(vocab, "llama2");
+  for (
+    const text of [
+      "Once upon a time, there was a tiny llama.",
+      "function add(a, b) { return a + b; }\n",
+      "Grüße aus München — 東京 🦙 ½",
+      "unbelievably antidisestablishmentarianism",
+    ]
+  ) {
+    assert.deepEqual(fromGguf.encode(text), hf.encode(text), text);
+  }
+});
+
+Deno.test("gguf: byte-level BPE tokenizer.json exports as gpt2 with the pre-tokenizer's llama.cpp name", async () => {
+  const dir = await Deno.makeTempDir();
+  const byteLevel = (regex: boolean) => ({ type: "ByteLevel", add_prefix_space: false, use_regex: regex });
+  const split = (regex: string) => ({ type: "Split", pattern: { Regex: regex }, behavior: "Isolated" });
+  const llama3 =
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+  const qwen2 = llama3.replace("\\p{N}{1,3}", "\\p{N}");
+  const cases: [unknown, string][] = [
+    [byteLevel(true), "gpt-2"],
+    [{ type: "Sequence", pretokenizers: [split(llama3), byteLevel(false)] }, "llama-bpe"],
+    [{ type: "Sequence", pretokenizers: [split(qwen2), byteLevel(false)] }, "qwen2"],
+    [
+      { type: "Sequence", pretokenizers: [{ type: "Digits", individual_digits: true }, byteLevel(true)] },
+      "smollm",
+    ],
+  ];
+  for (const [pre, name] of cases) {
+    const json = {
+      model: { type: "BPE", vocab: { "a": 0, "b": 1, "ab": 2, "Ġa": 3 }, merges: [["a", "b"], "Ġ a"] },
+      added_tokens: [{ id: 4, content: "<|end|>", special: true }, { id: 5, content: "<x>", special: false }],
+      pre_tokenizer: pre,
+      decoder: { type: "ByteLevel" },
+    };
+    await Deno.writeTextFile(`${dir}/tokenizer.json`, JSON.stringify(json));
+    const v = await ggufVocabFromTokenizerFile(`${dir}/tokenizer.json`, { eosTokenId: 4 });
+    assert.deepEqual(
+      { ...v },
+      {
+        model: "gpt2",
+        tokens: ["a", "b", "ab", "Ġa", "<|end|>", "<x>"],
+        types: [1, 1, 1, 1, 3, 4],
+        merges: ["a b", "Ġ a"],
+        pre: name,
+        unkId: undefined,
+        bosId: undefined,
+        eosId: 4,
+      },
+      name,
+    );
+  }
+  await Deno.writeTextFile(
+    `${dir}/tokenizer.json`,
+    JSON.stringify({
+      model: { type: "BPE", vocab: { a: 0 }, merges: [] },
+      pre_tokenizer: { type: "Sequence", pretokenizers: [split("\\s+"), byteLevel(false)] },
+    }),
+  );
+  await assert.rejects(
+    ggufVocabFromTokenizerFile(`${dir}/tokenizer.json`),
+    userError(/pre-tokenizer \[Split, ByteLevel\] has no llama\.cpp name/),
+  );
 });
