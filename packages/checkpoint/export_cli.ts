@@ -18,8 +18,7 @@
  */
 import { parseArgs } from "node:util";
 import { exists, runMain, UserError } from "@tinyllama-ts/cli";
-import { ReferenceBackend } from "@tinyllama-ts/backend";
-import { loadHfCheckpoint } from "./hf.ts";
+import { openHfCheckpoint } from "./hf.ts";
 import { type GgufExportType, saveGguf } from "./gguf.ts";
 import { ggufVocabFromTokenizerFile } from "./gguf_tokenizer_files.ts";
 
@@ -61,22 +60,21 @@ export async function exportMain(args: string[]): Promise<void> {
   if (!values.force && await exists(values.out)) {
     throw new UserError(`--out ${values.out} exists (pass --force to replace it)`);
   }
-  // The reference backend holds the parameters in host memory; nothing is computed.
-  const backend = new ReferenceBackend();
+  // Tensors go from the checkpoint to the file one at a time: a 1B model is never in memory whole.
+  const ckpt = await openHfCheckpoint(values.checkpoint);
   try {
-    const { model, extras, tokenizerPath } = await loadHfCheckpoint(values.checkpoint, backend);
+    const { extras, tokenizerPath } = ckpt;
     if (!tokenizerPath) {
       throw new UserError(
         `${values.checkpoint}: no tokenizer.model or tokenizer.json to embed (llama.cpp cannot run a GGUF without one)`,
       );
     }
     const vocab = await ggufVocabFromTokenizerFile(tokenizerPath, extras);
-    await saveGguf(model, values.out, { type, vocab });
-    model.destroy();
+    await saveGguf(ckpt, values.out, { type, vocab });
     const mb = (await Deno.stat(values.out)).size / 1e6;
     console.log(`wrote ${values.out} (${type}, ${mb.toFixed(1)} MB)`);
   } finally {
-    backend.destroy();
+    ckpt.close();
   }
 }
 

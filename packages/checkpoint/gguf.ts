@@ -3,29 +3,28 @@
  * tensors under llama.cpp's names (`token_embd`, `blk.N.attn_q`, ...), and the rows of every `attn_q`
  * and `attn_k` permuted as llama.cpp's Hugging Face converter permutes them: within each head, HF's
  * rotate-half layout (first half of the rotary pairs, then the second) becomes interleaved pairs, the
- * layout of llama.cpp's rope. {@link saveGguf} writes that; {@link loadGgufCheckpoint} reads it back
- * (undoing the permutation), from any of the tensor types of `gguf_quants.ts`, dequantized to f32.
+ * layout of llama.cpp's rope. {@link saveGguf} writes that; {@link openGgufCheckpoint} reads it back
+ * (undoing the permutation; `loadHfCheckpoint` takes a `.gguf` path), from any of the tensor types of `gguf_quants.ts`, dequantized to f32.
  *
  * @example
  * ```ts
  * import { ReferenceBackend } from "@tinyllama-ts/backend";
- * import { loadHfCheckpoint, loadGgufCheckpoint, saveGguf } from "@tinyllama-ts/checkpoint";
+ * import { loadHfCheckpoint, saveGguf } from "@tinyllama-ts/checkpoint";
  * const { model } = await loadHfCheckpoint("tests/fixtures/model/gqa_b", new ReferenceBackend());
  * const path = `${await Deno.makeTempDir()}/gqa_b.gguf`;
  * await saveGguf(model, path, { type: "q8_0" });
- * const back = await loadGgufCheckpoint(path, new ReferenceBackend());
+ * const back = await loadHfCheckpoint(path, new ReferenceBackend());
  * console.log(back.config.rope_base); // 500
  * ```
  * @module
  */
 import { UserError } from "@tinyllama-ts/cli";
-import type { Backend } from "@tinyllama-ts/backend";
-import { headSize, Model, type ModelConfig, parseConfig } from "@tinyllama-ts/model";
+import { headSize, Model, type ModelConfig, paramSpecs, parseConfig } from "@tinyllama-ts/model";
 import { type GgufFile, type GgufTensorToWrite, type GgufValue, openGguf, writeGguf } from "./gguf_file.ts";
 import { GgmlType, ggmlTypeName, quantizeQ8_0 } from "./gguf_quants.ts";
 import { type GgufVocab, readGgufVocab, vocabMetadata } from "./gguf_vocab.ts";
 import { encode } from "./safetensors.ts";
-import type { LoadedCheckpoint } from "./hf.ts";
+import type { CheckpointReader } from "./hf.ts";
 
 /** Tensor storage of an export: all F32, F16 matrices, or Q8_0 matrices (F16 where rows are not 32k long). */
 export type GgufExportType = "f32" | "f16" | "q8_0";
@@ -94,7 +93,8 @@ export interface GgufSaveOptions {
 }
 
 /**
- * Writes `model` as a GGUF v3 file of architecture `llama`, atomically, with every hyperparameter
+ * Writes a model (or an open checkpoint, read one tensor at a time) as a GGUF v3 file of architecture
+ * `llama`, atomically, with every hyperparameter
  * llama.cpp reads for it and the tokenizer `opts.vocab`. Norm weights stay F32; matrices are F32, F16
  * or Q8_0 by `opts.type`, Q8_0 falling back to F16 for matrices whose rows are not a multiple of 32
  * values long, as llama.cpp's converter does. A head equal to the embedding is left out (a tied model,
@@ -110,10 +110,17 @@ export interface GgufSaveOptions {
  * await saveGguf(model, `${await Deno.makeTempDir()}/m.gguf`, { type: "f16" });
  * ```
  */
-export async function saveGguf(model: Model, path: string, opts: GgufSaveOptions = {}): Promise<void> {
+export async function saveGguf(
+  source: Model | CheckpointReader,
+  path: string,
+  opts: GgufSaveOptions = {},
+): Promise<void> {
   const type = opts.type ?? "f32";
   if (!(type in FILE_TYPE)) throw new UserError(`unsupported GGUF type "${type}" (f32, f16, q8_0)`);
-  const c = model.config;
+  const c = source.config;
+  const read = source instanceof Model
+    ? (name: string) => source.readParam(source.indexOf(name))
+    : (name: string) => source.read(name);
   const u32 = (value: number): GgufValue => ({ type: "uint32", value });
   const f32 = (value: number): GgufValue => ({ type: "float32", value });
   const metadata: [string, GgufValue][] = [
@@ -143,14 +150,10 @@ export async function saveGguf(model: Model, path: string, opts: GgufSaveOptions
     }
     metadata.push(...vocabMetadata(opts.vocab));
   }
-  const embedIndex = model.indexOf("model.embed_tokens.weight");
-  const headIndex = model.indexOf("lm_head.weight");
-  const tied = sameValues(await model.readParam(embedIndex), await model.readParam(headIndex));
+  const tied = sameValues(await read("model.embed_tokens.weight"), await read("lm_head.weight"));
   const tensors: GgufTensorToWrite[] = [];
-  for (let i = 0; i < model.names.length; i++) {
-    const hfName = model.names[i];
-    if (tied && i === headIndex) continue;
-    const shape = model.shapes[i];
+  for (const { name: hfName, shape } of paramSpecs(c)) {
+    if (tied && hfName === "lm_head.weight") continue;
     const dims = [...shape].reverse();
     const ggmlType = shape.length === 1 || type === "f32"
       ? GgmlType.F32
@@ -162,7 +165,7 @@ export async function saveGguf(model: Model, path: string, opts: GgufSaveOptions
       dims,
       type: ggmlType,
       data: async () => {
-        let w = await model.readParam(i);
+        let w = await read(hfName);
         const heads = permutedHeads(hfName, c);
         if (heads) w = permuteRows(w, heads, shape[1], true);
         if (ggmlType === GgmlType.Q8_0) return quantizeQ8_0(w);
@@ -258,40 +261,45 @@ export function configFromGguf(file: GgufFile): ModelConfig {
 }
 
 /**
- * Reads a GGUF file of architecture `llama` into a new {@link Model} on `backend`, every tensor
- * dequantized to f32 (so a quantized model trained further trains f32 master weights), Q/K rows put
- * back in Hugging Face's order. Without `output.weight` the head is a copy of `token_embd` (tied).
- * `tokenizerPath` is the file itself when it embeds a tokenizer. Missing, extra or misshapen tensors
- * are {@link UserError}s naming the tensor.
+ * Opens a GGUF file of architecture `llama` for reading parameter by parameter (as `openHfCheckpoint`
+ * opens a directory): every tensor dequantized to f32 (so a quantized model trained further trains f32
+ * master weights), Q/K rows put back in Hugging Face's order. Without `output.weight` the head reads
+ * `token_embd` (tied). `tokenizerPath` is the file itself when it embeds a tokenizer. Missing, extra or
+ * misshapen tensors are {@link UserError}s naming the tensor.
  *
  * @example
  * ```ts
- * import { ReferenceBackend } from "@tinyllama-ts/backend";
- * import { loadGgufCheckpoint } from "@tinyllama-ts/checkpoint";
- * const { model, tokenizerPath } = await loadGgufCheckpoint(
- *   "tests/fixtures/gguf/gqa_a_q8_0.gguf",
- *   new ReferenceBackend(),
- * );
- * console.log(model.config.n_layer, tokenizerPath); // 2 "tests/fixtures/gguf/gqa_a_q8_0.gguf"
+ * import { openGgufCheckpoint } from "@tinyllama-ts/checkpoint";
+ * const ckpt = await openGgufCheckpoint("tests/fixtures/gguf/gqa_a_q8_0.gguf");
+ * console.log(ckpt.config.n_layer, ckpt.tokenizerPath); // 2 "tests/fixtures/gguf/gqa_a_q8_0.gguf"
+ * ckpt.close();
  * ```
  */
-export async function loadGgufCheckpoint(path: string, backend: Backend): Promise<LoadedCheckpoint> {
+export async function openGgufCheckpoint(path: string): Promise<CheckpointReader> {
   const file = await openGguf(path);
   try {
     const config = configFromGguf(file);
     const vocab = readGgufVocab(file);
-    const model = new Model(backend, config);
-    try {
-      const expected = new Set(model.names.map(ggufName));
-      for (const t of file.tensors) {
-        if (!expected.has(t.name)) {
-          throw new UserError(`${path}: unexpected tensor "${t.name}" (not part of a Llama model)`);
-        }
+    const shapes = new Map(paramSpecs(config).map((p) => [p.name, p.shape]));
+    const expected = new Set([...shapes.keys()].map(ggufName));
+    for (const t of file.tensors) {
+      if (!expected.has(t.name)) {
+        throw new UserError(`${path}: unexpected tensor "${t.name}" (not part of a Llama model)`);
       }
-      const tied = file.tensor("output.weight") === undefined;
-      for (let i = 0; i < model.names.length; i++) {
-        const hfName = model.names[i];
-        const shape = model.shapes[i];
+    }
+    const tied = file.tensor("output.weight") === undefined;
+    return {
+      config,
+      extras: {
+        bosTokenId: vocab?.bosId ?? null,
+        eosTokenId: vocab?.eosId ?? null,
+        tiedEmbeddings: tied,
+        dtype: null,
+      },
+      tokenizerPath: vocab ? path : null,
+      async read(hfName: string): Promise<Float32Array> {
+        const shape = shapes.get(hfName);
+        if (!shape) throw new Error(`${hfName} is not a parameter of a Llama model`);
         const name = tied && hfName === "lm_head.weight" ? "token_embd.weight" : ggufName(hfName);
         const info = file.tensor(name);
         if (!info) throw new UserError(`${path}: missing tensor "${name}"`);
@@ -303,28 +311,15 @@ export async function loadGgufCheckpoint(path: string, backend: Backend): Promis
             }) has dims [${info.dims}], the metadata implies [${dims}]`,
           );
         }
-        let w = await file.read(name);
+        const w = await file.read(name);
         const heads = permutedHeads(hfName, config);
-        if (heads) w = permuteRows(w, heads, shape[1], false);
-        model.writeParam(i, w);
-      }
-      return {
-        model,
-        config,
-        extras: {
-          bosTokenId: vocab?.bosId ?? null,
-          eosTokenId: vocab?.eosId ?? null,
-          tiedEmbeddings: tied,
-          dtype: null,
-        },
-        tokenizerPath: vocab ? path : null,
-      };
-    } catch (e) {
-      model.destroy();
-      throw e;
-    }
-  } finally {
+        return heads ? permuteRows(w, heads, shape[1], false) : w;
+      },
+      close: () => file.close(),
+    };
+  } catch (e) {
     file.close();
+    throw e;
   }
 }
 

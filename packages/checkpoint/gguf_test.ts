@@ -8,7 +8,7 @@ import { ReferenceBackend } from "@tinyllama-ts/backend";
 import { generate } from "@tinyllama-ts/model";
 import { loadTokenizer } from "@tinyllama-ts/tokenizer";
 import { loadHfCheckpoint } from "./hf.ts";
-import { loadGgufCheckpoint, readGgufConfig, saveGguf } from "./gguf.ts";
+import { readGgufConfig, saveGguf } from "./gguf.ts";
 import { type GgufValue, openGguf, writeGguf } from "./gguf_file.ts";
 import { GgmlType, quantizeQ8_0 } from "./gguf_quants.ts";
 import { readGgufVocab } from "./gguf_vocab.ts";
@@ -136,7 +136,7 @@ Deno.test("gguf: f32 export round-trips bit for bit; f16 is the f16 rounding; a 
     const { model } = await loadHfCheckpoint(`${FIXTURES}${fixture}`, new ReferenceBackend());
     const path = `${dir}/${fixture}_${type}.gguf`;
     await saveGguf(model, path, { type });
-    const back = await loadGgufCheckpoint(path, new ReferenceBackend());
+    const back = await loadHfCheckpoint(path, new ReferenceBackend());
     assert.equal(back.extras.tiedEmbeddings, fixture === "mqa_tied");
     assert.equal(back.tokenizerPath, null);
     for (let i = 0; i < model.names.length; i++) {

@@ -19,9 +19,9 @@
  */
 import { exists, UserError, writeFileAtomic } from "@tinyllama-ts/cli";
 import type { Backend } from "@tinyllama-ts/backend";
-import { headSize, Model, type ModelConfig, parseConfig } from "@tinyllama-ts/model";
+import { headSize, Model, type ModelConfig, paramSpecs, parseConfig } from "@tinyllama-ts/model";
 import { type FloatDType, openSafetensors, writeSafetensorsCheckpoint } from "./safetensors.ts";
-import { loadGgufCheckpoint } from "./gguf.ts";
+import { openGgufCheckpoint } from "./gguf.ts";
 
 /** Everything of a `config.json` that is not in {@link ModelConfig} but a checkpoint keeps. */
 export interface HfExtras {
@@ -218,22 +218,36 @@ export interface LoadedCheckpoint {
 }
 
 /**
- * Reads `dir/config.json` and its safetensors into a new {@link Model} on `backend`. Every tensor the
+ * An open checkpoint whose parameters are read one at a time (so converting a 1B model never holds it
+ * whole): what {@link openHfCheckpoint} returns.
+ */
+export interface CheckpointReader {
+  config: ModelConfig;
+  extras: HfExtras;
+  /** The tokenizer file that goes with the checkpoint, or null. */
+  tokenizerPath: string | null;
+  /** The parameter of that (Hugging Face) name as f32, shape checked; a tied head reads the embedding. */
+  read(name: string): Promise<Float32Array>;
+  close(): void;
+}
+
+/**
+ * Opens `dir/config.json` and its safetensors for reading parameter by parameter. Every tensor the
  * config implies must be present with that shape and an F32/BF16/F16 dtype; an extra tensor is an
  * error (old `rotary_emb.inv_freq` buffers excepted). Errors are {@link UserError}s naming the file
- * and tensor. A path ending in `.gguf` is read by `loadGgufCheckpoint` instead.
+ * and tensor. A path ending in `.gguf` is opened by `openGgufCheckpoint` instead.
  *
  * @example
  * ```ts
- * import { ReferenceBackend } from "@tinyllama-ts/backend";
- * import { loadHfCheckpoint } from "@tinyllama-ts/checkpoint";
- * const { model, tokenizerPath } = await loadHfCheckpoint("tests/fixtures/model/gqa_a", new ReferenceBackend());
- * console.log(model.config.n_layer, tokenizerPath); // 2 "tests/fixtures/model/gqa_a/tokenizer.model"
+ * import { openHfCheckpoint } from "@tinyllama-ts/checkpoint";
+ * const ckpt = await openHfCheckpoint("tests/fixtures/model/mqa_tied");
+ * console.log((await ckpt.read("lm_head.weight")).length); // 3072 (the tied embedding)
+ * ckpt.close();
  * ```
  */
-export async function loadHfCheckpoint(dir: string, backend: Backend): Promise<LoadedCheckpoint> {
+export async function openHfCheckpoint(dir: string): Promise<CheckpointReader> {
   // A GGUF file stands wherever a checkpoint directory does (its tokenizer is inside it).
-  if (/\.gguf$/i.test(dir)) return await loadGgufCheckpoint(dir, backend);
+  if (/\.gguf$/i.test(dir)) return await openGgufCheckpoint(dir);
   const configPath = `${dir}/config.json`;
   let text: string;
   try {
@@ -253,17 +267,32 @@ export async function loadHfCheckpoint(dir: string, backend: Backend): Promise<L
   const name = dir.replace(/\/+$/, "").split("/").pop() || "hf";
   const { config, extras } = configFromHf(json, configPath, name);
   const st = await openSafetensors(dir);
-  const model = new Model(backend, config);
+  const shapes = new Map(paramSpecs(config).map((p) => [p.name, p.shape]));
   try {
-    const expected = new Set(model.names);
     for (const n of st.names()) {
-      if (!expected.has(n) && !n.endsWith("rotary_emb.inv_freq")) {
+      if (!shapes.has(n) && !n.endsWith("rotary_emb.inv_freq")) {
         throw new UserError(`${st.info(n).file}: unexpected tensor "${n}" (not part of a Llama model)`);
       }
     }
-    for (let i = 0; i < model.names.length; i++) {
-      const shape = model.shapes[i];
-      let tensorName = model.names[i];
+  } catch (e) {
+    st.close();
+    throw e;
+  }
+  let tokenizerPath: string | null = null;
+  for (const f of ["tokenizer.model", "tokenizer.json"]) {
+    if (await exists(`${dir}/${f}`)) {
+      tokenizerPath = `${dir}/${f}`;
+      break;
+    }
+  }
+  return {
+    config,
+    extras,
+    tokenizerPath,
+    async read(paramName: string): Promise<Float32Array> {
+      const shape = shapes.get(paramName);
+      if (!shape) throw new Error(`${paramName} is not a parameter of a Llama model`);
+      let tensorName = paramName;
       if (tensorName === "lm_head.weight" && !st.has(tensorName) && extras.tiedEmbeddings) {
         tensorName = "model.embed_tokens.weight";
       }
@@ -274,22 +303,38 @@ export async function loadHfCheckpoint(dir: string, backend: Backend): Promise<L
           `${info.file}: tensor "${tensorName}" has shape [${info.shape}], ${configPath} implies [${shape}]`,
         );
       }
-      model.writeParam(i, await st.read(tensorName));
+      return await st.read(tensorName);
+    },
+    close: () => st.close(),
+  };
+}
+
+/**
+ * Reads a checkpoint ({@link openHfCheckpoint}: `dir/config.json` and its safetensors, or a `.gguf`
+ * file) into a new {@link Model} on `backend`. Errors are {@link UserError}s naming the file and tensor.
+ *
+ * @example
+ * ```ts
+ * import { ReferenceBackend } from "@tinyllama-ts/backend";
+ * import { loadHfCheckpoint } from "@tinyllama-ts/checkpoint";
+ * const { model, tokenizerPath } = await loadHfCheckpoint("tests/fixtures/model/gqa_a", new ReferenceBackend());
+ * console.log(model.config.n_layer, tokenizerPath); // 2 "tests/fixtures/model/gqa_a/tokenizer.model"
+ * ```
+ */
+export async function loadHfCheckpoint(dir: string, backend: Backend): Promise<LoadedCheckpoint> {
+  const ckpt = await openHfCheckpoint(dir);
+  try {
+    const model = new Model(backend, ckpt.config);
+    try {
+      for (let i = 0; i < model.names.length; i++) model.writeParam(i, await ckpt.read(model.names[i]));
+    } catch (e) {
+      model.destroy();
+      throw e;
     }
-  } catch (e) {
-    model.destroy();
-    throw e;
+    return { model, config: ckpt.config, extras: ckpt.extras, tokenizerPath: ckpt.tokenizerPath };
   } finally {
-    st.close();
+    ckpt.close();
   }
-  let tokenizerPath: string | null = null;
-  for (const f of ["tokenizer.model", "tokenizer.json"]) {
-    if (await exists(`${dir}/${f}`)) {
-      tokenizerPath = `${dir}/${f}`;
-      break;
-    }
-  }
-  return { model, config, extras, tokenizerPath };
 }
 
 /** Options of {@link saveHfCheckpoint}. */

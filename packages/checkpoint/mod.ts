@@ -29,9 +29,16 @@ export type {
   TensorToWrite,
   WriteOptions,
 } from "./safetensors.ts";
-export { configFromHf, configToHf, loadHfCheckpoint, saveHfCheckpoint, TOKENIZER_FILES } from "./hf.ts";
-export type { HfDType, HfExtras, LoadedCheckpoint, SaveOptions } from "./hf.ts";
-export { configFromGguf, loadGgufCheckpoint, readGgufConfig, saveGguf } from "./gguf.ts";
+export {
+  configFromHf,
+  configToHf,
+  loadHfCheckpoint,
+  openHfCheckpoint,
+  saveHfCheckpoint,
+  TOKENIZER_FILES,
+} from "./hf.ts";
+export type { CheckpointReader, HfDType, HfExtras, LoadedCheckpoint, SaveOptions } from "./hf.ts";
+export { configFromGguf, openGgufCheckpoint, readGgufConfig, saveGguf } from "./gguf.ts";
 export type { GgufExportType, GgufSaveOptions } from "./gguf.ts";
 export { openGguf, writeGguf } from "./gguf_file.ts";
 export type {
