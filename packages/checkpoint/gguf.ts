@@ -4,7 +4,8 @@
  * and `attn_k` permuted as llama.cpp's Hugging Face converter permutes them: within each head, HF's
  * rotate-half layout (first half of the rotary pairs, then the second) becomes interleaved pairs, the
  * layout of llama.cpp's rope. {@link saveGguf} writes that; {@link openGgufCheckpoint} reads it back
- * (undoing the permutation; `loadHfCheckpoint` takes a `.gguf` path), from any of the tensor types of `gguf_quants.ts`, dequantized to f32.
+ * (undoing the permutation) from any tensor type of `gguf_quants.ts`, dequantized to f32, and
+ * `loadHfCheckpoint` takes a `.gguf` path wherever it takes a checkpoint directory.
  *
  * @example
  * ```ts
