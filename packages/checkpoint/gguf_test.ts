@@ -262,7 +262,7 @@ Deno.test("gguf: llama.cpp runs our export: same token ids, same logits (f32 1e-
   try {
     const original = await loadTokenizer(tokenizerPath!);
     for (const type of ["f32", "f16", "q8_0"] as const) {
-      const path = `${dir}/gqa_a_${type}.gguf`;
+      const path = `${dir}/gqa_b_${type}.gguf`;
       await saveGguf(hfModel, path, { type, vocab });
       // The file llama.cpp ran is the file we write today.
       const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", await Deno.readFile(path)));
