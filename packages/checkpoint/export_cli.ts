@@ -21,6 +21,7 @@ import { exists, runMain, UserError } from "@tinyllama-ts/cli";
 import { openHfCheckpoint } from "./hf.ts";
 import { type GgufExportType, saveGguf } from "./gguf.ts";
 import { ggufVocabFromTokenizerFile } from "./gguf_tokenizer_files.ts";
+import { GgufTokenType } from "./gguf_vocab.ts";
 
 const USAGE = "usage: deno task export --checkpoint DIR --out FILE.gguf [--type f32|f16|q8_0] [--force]";
 const TYPES: readonly GgufExportType[] = ["f32", "f16", "q8_0"];
@@ -70,6 +71,12 @@ export async function exportMain(args: string[]): Promise<void> {
       );
     }
     const vocab = await ggufVocabFromTokenizerFile(tokenizerPath, extras);
+    if (vocab.model === "llama" && !vocab.types?.includes(GgufTokenType.BYTE)) {
+      // llama.cpp's SentencePiece tokenizer aborts on a character it cannot spell without byte pieces.
+      console.error(
+        `warning: ${tokenizerPath} has no byte pieces: llama.cpp aborts on text outside its vocabulary`,
+      );
+    }
     await saveGguf(ckpt, values.out, { type, vocab });
     const mb = (await Deno.stat(values.out)).size / 1e6;
     console.log(`wrote ${values.out} (${type}, ${mb.toFixed(1)} MB)`);

@@ -97,26 +97,38 @@ Deno.test("gguf: the q8_0 export equals llama.cpp's converter's file of the same
   }
 });
 
-for (const name of ["gqa_a_q8_0", "gqa_b_bf16", "gqa_b_q4_1", "mqa_tied_q4_0"]) {
-  Deno.test(`gguf: ${name}.gguf (llama.cpp's converter) loads to transformers' loss and greedy ids`, async () => {
+for (const name of ["gqa_a_q8_0", "gqa_b_bf16", "gqa_b_q4_1", "mqa_tied_q4_0", "kq"]) {
+  const what = name === "kq"
+    ? "kq.gguf (llama.cpp's quantizer, Q4_K_M: Q4_K and Q6_K)"
+    : `${name}.gguf (llama.cpp's converter)`;
+  Deno.test(`gguf: ${what} loads to transformers' loss and greedy ids`, async () => {
     const doc = JSON.parse(await Deno.readTextFile(`${GGUF}expected.json`))[name];
-    const exp = await expected(doc.case);
+    const exp = doc.case ? await expected(doc.case) : doc;
     // loadHfCheckpoint takes a .gguf wherever it takes a checkpoint directory.
     const { model, config, extras } = await loadHfCheckpoint(`${GGUF}${name}.gguf`, new ReferenceBackend());
-    const hf = await loadHfCheckpoint(`${FIXTURES}${doc.case}`, new ReferenceBackend());
-    assert.deepEqual({ ...config, name: "" }, { ...hf.config, name: "" });
+    if (doc.case) {
+      const hf = await loadHfCheckpoint(`${FIXTURES}${doc.case}`, new ReferenceBackend());
+      assert.deepEqual({ ...config, name: "" }, { ...hf.config, name: "" });
+      hf.model.destroy();
+    } else {
+      const file = await openGguf(`${GGUF}${name}.gguf`);
+      const types = [...new Set(file.tensors.map((t) => t.type))].sort((a, b) => a - b);
+      file.close();
+      assert.deepEqual(types, [GgmlType.F32, GgmlType.Q4_K, GgmlType.Q6_K]);
+    }
     assert.equal(extras.tiedEmbeddings, name.startsWith("mqa_tied"));
     const ids = new Int32Array(exp.input_ids.flat()), targets = new Int32Array(exp.targets.flat());
     const { loss } = await model.forward(ids, targets, { batch: exp.input_ids.length, grad: false });
     assert.ok(Math.abs(loss! - doc.loss) < 1e-5, `${loss} vs transformers ${doc.loss}`);
-    if (!name.endsWith("bf16")) assert.ok(Math.abs(doc.loss - exp.loss) > 1e-4, "quantization is visible");
+    if (doc.case && !name.endsWith("bf16")) {
+      assert.ok(Math.abs(doc.loss - exp.loss) > 1e-4, "quantization is visible");
+    }
     const greedy = await generate(model, exp.prompt_ids, {
       maxNewTokens: doc.greedy_ids.length,
       temperature: 0,
     });
     assert.deepEqual(greedy, doc.greedy_ids);
     model.destroy();
-    hf.model.destroy();
   });
 }
 
@@ -245,20 +257,25 @@ Deno.test("gguf: truncated files, unknown tensor types and other architectures a
   await assert.rejects(loadHfCheckpoint(`${GGUF}missing.gguf`, be), userError(/missing\.gguf: not found/));
 });
 
-// Measured with llama-cpp-python 0.3.36 on x86-64 (see oracle.json): the max |ours − llama.cpp| / max
-// |llama.cpp| over all logits of the sequence. llama.cpp multiplies F16 weights by activations rounded
-// to F16 and Q8_0 weights by activations quantized to Q8_0, so those two differ by more than f32 does.
-const ORACLE_TOLERANCE = { f32: 1e-4, f16: 0, q8_0: 0 };
+// max |ours − llama.cpp| / max |llama.cpp| over the logits of a 16-token sequence, llama.cpp with an F32
+// KV cache (llama-cpp-python 0.3.36, x86-64, one thread). Measured: f32 2.9e-7; f16 7.6e-4; q8_0 2.1e-2.
+// Ours computes with the file's weights dequantized to f32; llama.cpp multiplies F16 weights by
+// activations rounded to F16 and Q8_0 weights by activations quantized to Q8_0, hence the wider bounds.
+const ORACLE_TOLERANCE = { f32: 1e-4, f16: 2e-3, q8_0: 4e-2 };
 
-Deno.test("gguf: llama.cpp runs our export: same token ids, same logits (f32 1e-4; f16, q8_0 as measured)", async () => {
+Deno.test("gguf: llama.cpp runs our export: same token ids, same logits (f32 within 1e-4, f16 2e-3, q8_0 4e-2)", async () => {
   const oracle = JSON.parse(await Deno.readTextFile(`${GGUF}oracle.json`));
   const logits = await openSafetensors(`${GGUF}oracle_logits.safetensors`);
-  const { model: hfModel, extras, tokenizerPath } = await loadHfCheckpoint(
-    `${FIXTURES}gqa_a`,
-    new ReferenceBackend(),
-  );
-  const vocab = await ggufVocabFromTokenizerFile(tokenizerPath!, extras);
+  // gqa_b (rope base 500, epsilon 1e-6: llama.cpp must read both) with gqa_a's tokenizer.model.
   const dir = await Deno.makeTempDir();
+  const ckptDir = `${dir}/gqa_b`;
+  await Deno.mkdir(ckptDir);
+  for (const f of ["config.json", "model.safetensors"]) {
+    await Deno.copyFile(`${FIXTURES}gqa_b/${f}`, `${ckptDir}/${f}`);
+  }
+  await Deno.copyFile(`${FIXTURES}gqa_a/tokenizer.model`, `${ckptDir}/tokenizer.model`);
+  const { model: hfModel, extras, tokenizerPath } = await loadHfCheckpoint(ckptDir, new ReferenceBackend());
+  const vocab = await ggufVocabFromTokenizerFile(tokenizerPath!, extras);
   try {
     const original = await loadTokenizer(tokenizerPath!);
     for (const type of ["f32", "f16", "q8_0"] as const) {
