@@ -57,6 +57,37 @@ Deno.test("export cli: the GGUF generates and tokenizes as the checkpoint it cam
   assert.equal(viaGguf.stdout, viaModel.stdout);
 });
 
+Deno.test("export cli: a quantized .gguf re-exports (dequantized, requantized) with its tokenizer", async () => {
+  const out = `${await Deno.makeTempDir()}/requantized.gguf`;
+  const r = await exportCli([
+    "--checkpoint",
+    "tests/fixtures/gguf/mqa_tied_q4_0.gguf",
+    "--out",
+    out,
+    "--type",
+    "q8_0",
+  ]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /mqa_tied_q4_0\.gguf: no tokenizer\.model or tokenizer\.json to embed/);
+  const ok = await exportCli([
+    "--checkpoint",
+    "tests/fixtures/gguf/gqa_a_q8_0.gguf",
+    "--out",
+    out,
+    "--type",
+    "f16",
+  ]);
+  assert.equal(ok.code, 0, ok.stderr);
+  const viaGguf = await run("packages/tokenizer/cli.ts", [
+    "--tokenizer",
+    out,
+    "--text",
+    "the tiny llama",
+    "--bos",
+  ]);
+  assert.equal(viaGguf.lastLine, "[1,6,34,68,10,61]");
+});
+
 Deno.test("export cli: bad input is a one-line error and never replaces a file", async () => {
   const dir = await Deno.makeTempDir();
   const out = `${dir}/m.gguf`;

@@ -16,7 +16,8 @@
  */
 import { UserError } from "@tinyllama-ts/cli";
 import { decodeModelProto } from "@tinyllama-ts/tokenizer";
-import { GgufTokenType, type GgufVocab } from "./gguf_vocab.ts";
+import { GgufTokenType, type GgufVocab, readGgufVocab } from "./gguf_vocab.ts";
+import { openGguf } from "./gguf_file.ts";
 
 /** Which special ids the checkpoint's config states (they win over the tokenizer's own). */
 export interface SpecialIds {
@@ -25,7 +26,8 @@ export interface SpecialIds {
 }
 
 /**
- * Reads `path` (`tokenizer.model` or `tokenizer.json`, told by content) into a {@link GgufVocab}.
+ * Reads `path` (`tokenizer.model` or `tokenizer.json`, told by content, or the tokenizer embedded in a
+ * `.gguf`) into a {@link GgufVocab}.
  *
  * @example
  * ```ts
@@ -35,6 +37,17 @@ export interface SpecialIds {
  * ```
  */
 export async function ggufVocabFromTokenizerFile(path: string, ids: SpecialIds = {}): Promise<GgufVocab> {
+  if (/\.gguf$/i.test(path)) {
+    // Re-exporting a GGUF file: its embedded tokenizer travels as it is.
+    const file = await openGguf(path);
+    try {
+      const vocab = readGgufVocab(file);
+      if (!vocab) throw new UserError(`${path}: the GGUF file embeds no tokenizer`);
+      return vocab;
+    } finally {
+      file.close();
+    }
+  }
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(path);
