@@ -1,11 +1,12 @@
 /**
  * `deno task export`: writes a checkpoint as one GGUF file that llama.cpp (and Ollama, LM Studio) runs:
- * architecture `llama`, its hyperparameters, the tokenizer beside the checkpoint embedded, tensors F32,
+ * architecture `llama`, its hyperparameters, the tokenizer beside the checkpoint (or `--tokenizer`: a
+ * tokenizer.model, tokenizer.json or .gguf) embedded, tensors F32,
  * F16 or Q8_0 (matrices whose rows are not a multiple of 32 long stay F16, as llama.cpp's converter
  * keeps them). The file is written atomically; an existing one is replaced only with `--force`.
  *
  * ```sh
- * deno task export --checkpoint out/hf --out model.gguf [--type f32|f16|q8_0] [--force]
+ * deno task export --checkpoint out/hf --out model.gguf [--type f32|f16|q8_0] [--tokenizer PATH] [--force]
  * ```
  *
  * @example
@@ -23,7 +24,8 @@ import { type GgufExportType, saveGguf } from "./gguf.ts";
 import { ggufVocabFromTokenizerFile } from "./gguf_tokenizer_files.ts";
 import { GgufTokenType } from "./gguf_vocab.ts";
 
-const USAGE = "usage: deno task export --checkpoint DIR --out FILE.gguf [--type f32|f16|q8_0] [--force]";
+const USAGE =
+  "usage: deno task export --checkpoint DIR --out FILE.gguf [--type f32|f16|q8_0] [--tokenizer PATH] [--force]";
 const TYPES: readonly GgufExportType[] = ["f32", "f16", "q8_0"];
 
 /** Runs the export for the given command-line arguments. */
@@ -38,6 +40,7 @@ export async function exportMain(args: string[]): Promise<void> {
         checkpoint: { type: "string" },
         out: { type: "string" },
         type: { type: "string", default: "f32" },
+        tokenizer: { type: "string" },
         force: { type: "boolean", default: false },
         help: { type: "boolean", short: "h" },
       },
@@ -64,10 +67,11 @@ export async function exportMain(args: string[]): Promise<void> {
   // Tensors go from the checkpoint to the file one at a time: a 1B model is never in memory whole.
   const ckpt = await openHfCheckpoint(values.checkpoint);
   try {
-    const { extras, tokenizerPath } = ckpt;
+    const { extras } = ckpt;
+    const tokenizerPath = values.tokenizer ?? ckpt.tokenizerPath;
     if (!tokenizerPath) {
       throw new UserError(
-        `${values.checkpoint}: no tokenizer.model or tokenizer.json to embed (llama.cpp cannot run a GGUF without one)`,
+        `${values.checkpoint}: no tokenizer to embed (llama.cpp cannot run a GGUF without one): pass --tokenizer PATH`,
       );
     }
     const vocab = await ggufVocabFromTokenizerFile(tokenizerPath, extras);

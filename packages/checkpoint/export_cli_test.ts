@@ -68,7 +68,7 @@ Deno.test("export cli: a quantized .gguf re-exports (dequantized, requantized) w
     "q8_0",
   ]);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /mqa_tied_q4_0\.gguf: no tokenizer\.model or tokenizer\.json to embed/);
+  assert.match(r.stderr, /mqa_tied_q4_0\.gguf: no tokenizer to embed .*: pass --tokenizer PATH/);
   const ok = await exportCli([
     "--checkpoint",
     "tests/fixtures/gguf/gqa_a_q8_0.gguf",
@@ -78,6 +78,13 @@ Deno.test("export cli: a quantized .gguf re-exports (dequantized, requantized) w
     "f16",
   ]);
   assert.equal(ok.code, 0, ok.stderr);
+  // A checkpoint without a tokenizer (a run continued from a GGUF saves none) takes --tokenizer.
+  const withTokenizer = `${await Deno.makeTempDir()}/with_tokenizer.gguf`;
+  const t = await exportCli([
+    ...["--checkpoint", "tests/fixtures/gguf/mqa_tied_q4_0.gguf", "--out", withTokenizer],
+    ...["--tokenizer", "tests/fixtures/gguf/gqa_a_q8_0.gguf"],
+  ]);
+  assert.equal(t.code, 0, t.stderr);
   const viaGguf = await run("packages/tokenizer/cli.ts", [
     "--tokenizer",
     out,
@@ -101,7 +108,7 @@ Deno.test("export cli: bad input is a one-line error and never replaces a file",
     [["--checkpoint", `${FIXTURES}gqa_a`, "--out", `${dir}/n.bin`], /must end in \.gguf/],
     [
       ["--checkpoint", `${FIXTURES}gqa_b`, "--out", `${dir}/n.gguf`],
-      /no tokenizer\.model or tokenizer\.json to embed/,
+      /no tokenizer to embed/,
     ],
     [["--out", `${dir}/n.gguf`], /--checkpoint is required/],
   ];
