@@ -383,3 +383,25 @@ Deno.test("gguf: byte-level BPE tokenizer.json exports as gpt2 with the pre-toke
     userError(/pre-tokenizer \[Split, ByteLevel\] has no llama\.cpp name/),
   );
 });
+
+Deno.test("gguf: a byte-level tokenizer.json exports as the gpt2 vocabulary llama.cpp tokenized as HF tokenizers", async () => {
+  // make_fixtures.py gpt2 asserted llama.cpp's ids on this very file equal to HF tokenizers'.
+  const oracle = JSON.parse(await Deno.readTextFile(`${GGUF}oracle_gpt2.json`));
+  const dir = await Deno.makeTempDir();
+  const ckptDir = `${dir}/gqa_a`;
+  await Deno.mkdir(ckptDir);
+  for (const f of ["config.json", "model.safetensors"]) {
+    await Deno.copyFile(`${FIXTURES}gqa_a/${f}`, `${ckptDir}/${f}`);
+  }
+  await Deno.copyFile(`${GGUF}gpt2_tokenizer.json`, `${ckptDir}/tokenizer.json`);
+  const { openHfCheckpoint } = await import("./hf.ts");
+  const ckpt = await openHfCheckpoint(ckptDir);
+  const vocab = await ggufVocabFromTokenizerFile(ckpt.tokenizerPath!, ckpt.extras);
+  assert.equal(vocab.model, "gpt2");
+  assert.equal(vocab.pre, "gpt-2");
+  const path = `${dir}/gpt2.gguf`;
+  await saveGguf(ckpt, path, { vocab });
+  ckpt.close();
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", await Deno.readFile(path)));
+  assert.equal([...digest].map((b) => b.toString(16).padStart(2, "0")).join(""), oracle.sha256);
+});
