@@ -21,6 +21,7 @@ import { exists, UserError, writeFileAtomic } from "@tinyllama-ts/cli";
 import type { Backend, BackendInfo } from "@tinyllama-ts/backend";
 import { headSize, Model, type ModelConfig, paramSpecs, parseConfig } from "@tinyllama-ts/model";
 import { type FloatDType, openSafetensors, writeSafetensorsCheckpoint } from "./safetensors.ts";
+import { openGgufCheckpoint } from "./gguf.ts";
 
 /** Everything of a `config.json` that is not in {@link ModelConfig} but a checkpoint keeps. */
 export interface HfExtras {
@@ -325,21 +326,38 @@ export interface LoadedCheckpoint {
 }
 
 /**
- * Reads `dir/config.json` and its safetensors into a new {@link Model} on `backend`. Every tensor the
+ * An open checkpoint whose parameters are read one at a time (so converting a 1B model never holds it
+ * whole): what {@link openHfCheckpoint} returns.
+ */
+export interface CheckpointReader {
+  config: ModelConfig;
+  extras: HfExtras;
+  /** The tokenizer file that goes with the checkpoint, or null. */
+  tokenizerPath: string | null;
+  /** The parameter of that (Hugging Face) name as f32, shape checked; a tied head reads the embedding. */
+  read(name: string): Promise<Float32Array>;
+  close(): void;
+}
+
+/**
+ * Opens `dir/config.json` and its safetensors for reading parameter by parameter. Every tensor the
  * config implies must be present with that shape and an F32/BF16/F16 dtype; an extra tensor is an
- * error (old `rotary_emb.inv_freq` buffers excepted). The config is checked against the tensors and
- * against what the backend can hold ({@link checkConfigFits}) before anything is allocated. Errors are
- * {@link UserError}s naming the file and tensor.
+ * error (old `rotary_emb.inv_freq` buffers excepted). All of that is checked here, from the headers
+ * alone, before a single tensor is read. Errors are {@link UserError}s naming the file and tensor. A
+ * path ending in `.gguf` is opened by `openGgufCheckpoint` instead.
  *
  * @example
  * ```ts
- * import { ReferenceBackend } from "@tinyllama-ts/backend";
- * import { loadHfCheckpoint } from "@tinyllama-ts/checkpoint";
- * const { model, tokenizerPath } = await loadHfCheckpoint("tests/fixtures/model/gqa_a", new ReferenceBackend());
- * console.log(model.config.n_layer, tokenizerPath); // 2 "tests/fixtures/model/gqa_a/tokenizer.model"
+ * import { openHfCheckpoint } from "@tinyllama-ts/checkpoint";
+ * const ckpt = await openHfCheckpoint("tests/fixtures/model/gqa_a");
+ * const embedding = await ckpt.read("model.embed_tokens.weight");
+ * ckpt.close();
+ * console.log(embedding.length === ckpt.config.vocab_size * ckpt.config.n_embd); // true
  * ```
  */
-export async function loadHfCheckpoint(dir: string, backend: Backend): Promise<LoadedCheckpoint> {
+export async function openHfCheckpoint(dir: string): Promise<CheckpointReader> {
+  // A GGUF file stands wherever a checkpoint directory does (its tokenizer is inside it).
+  if (/\.gguf$/i.test(dir)) return await openGgufCheckpoint(dir);
   const configPath = `${dir}/config.json`;
   let text: string;
   try {
@@ -359,10 +377,11 @@ export async function loadHfCheckpoint(dir: string, backend: Backend): Promise<L
   const name = dir.replace(/\/+$/, "").split("/").pop() || "hf";
   const { config, extras } = configFromHf(json, configPath, name);
   const st = await openSafetensors(dir);
-  let model: Model | undefined;
+  // Parameter name → the stored tensor that holds it (a tied head reads the embedding).
+  const source = new Map<string, string>();
   try {
     // The config against the tensors, sizes only: the count first (a config of 10⁹ layers never lists
-    // its tensors), then every name and shape, all before anything is allocated.
+    // its tensors), then every name and shape.
     const stored = st.names().filter((n) => !n.endsWith("rotary_emb.inv_freq"));
     const tied = extras.tiedEmbeddings && !st.has("lm_head.weight");
     const want = tensorCount(config) - (tied ? 1 : 0);
@@ -381,11 +400,8 @@ export async function loadHfCheckpoint(dir: string, backend: Backend): Promise<L
         throw new UserError(`${st.info(n).file}: unexpected tensor "${n}" (not part of a Llama model)`);
       }
     }
-    const tensorNames = specs.map(({ name: n }) =>
-      n === "lm_head.weight" && tied ? "model.embed_tokens.weight" : n
-    );
-    specs.forEach(({ shape }, i) => {
-      const tensorName = tensorNames[i];
+    for (const { name: paramName, shape } of specs) {
+      const tensorName = paramName === "lm_head.weight" && tied ? "model.embed_tokens.weight" : paramName;
       if (!st.has(tensorName)) throw new UserError(`${dir}: missing tensor "${tensorName}"`);
       const info = st.info(tensorName);
       if (info.shape.length !== shape.length || info.shape.some((d, k) => d !== shape[k])) {
@@ -393,15 +409,11 @@ export async function loadHfCheckpoint(dir: string, backend: Backend): Promise<L
           `${info.file}: tensor "${tensorName}" has shape [${info.shape}], ${configPath} implies [${shape}]`,
         );
       }
-    });
-    checkConfigFits(config, backend.info, configPath);
-    model = new Model(backend, config);
-    for (let i = 0; i < specs.length; i++) model.writeParam(i, await st.read(tensorNames[i]));
+      source.set(paramName, tensorName);
+    }
   } catch (e) {
-    model?.destroy();
-    throw e;
-  } finally {
     st.close();
+    throw e;
   }
   let tokenizerPath: string | null = null;
   for (const f of ["tokenizer.model", "tokenizer.json"]) {
@@ -410,7 +422,48 @@ export async function loadHfCheckpoint(dir: string, backend: Backend): Promise<L
       break;
     }
   }
-  return { model, config, extras, tokenizerPath };
+  return {
+    config,
+    extras,
+    tokenizerPath,
+    async read(paramName: string): Promise<Float32Array> {
+      const tensorName = source.get(paramName);
+      if (tensorName === undefined) throw new Error(`${paramName} is not a parameter of a Llama model`);
+      return await st.read(tensorName);
+    },
+    close: () => st.close(),
+  };
+}
+
+/**
+ * Reads a checkpoint ({@link openHfCheckpoint}: `dir/config.json` and its safetensors, or a `.gguf`
+ * file) into a new {@link Model} on `backend`. The config is checked against the tensors and against
+ * what the backend can hold ({@link checkConfigFits}) before anything is allocated. Errors are
+ * {@link UserError}s naming the file and tensor.
+ *
+ * @example
+ * ```ts
+ * import { ReferenceBackend } from "@tinyllama-ts/backend";
+ * import { loadHfCheckpoint } from "@tinyllama-ts/checkpoint";
+ * const { model, tokenizerPath } = await loadHfCheckpoint("tests/fixtures/model/gqa_a", new ReferenceBackend());
+ * console.log(model.config.n_layer, tokenizerPath); // 2 "tests/fixtures/model/gqa_a/tokenizer.model"
+ * ```
+ */
+export async function loadHfCheckpoint(dir: string, backend: Backend): Promise<LoadedCheckpoint> {
+  const ckpt = await openHfCheckpoint(dir);
+  try {
+    checkConfigFits(ckpt.config, backend.info, /\.gguf$/i.test(dir) ? dir : `${dir}/config.json`);
+    const model = new Model(backend, ckpt.config);
+    try {
+      for (let i = 0; i < model.names.length; i++) model.writeParam(i, await ckpt.read(model.names[i]));
+    } catch (e) {
+      model.destroy();
+      throw e;
+    }
+    return { model, config: ckpt.config, extras: ckpt.extras, tokenizerPath: ckpt.tokenizerPath };
+  } finally {
+    ckpt.close();
+  }
 }
 
 /** Options of {@link saveHfCheckpoint}. */

@@ -1,6 +1,7 @@
 /**
  * Checkpoint I/O, apart from the model it fills: safetensors files (read lazily, written atomically) and
- * Hugging Face checkpoint directories (`config.json` + `model.safetensors`, with the tokenizer beside).
+ * Hugging Face checkpoint directories (`config.json` + `model.safetensors`, with the tokenizer beside),
+ * and GGUF files as llama.cpp writes and reads them (quantized ones too).
  *
  * @example
  * ```ts
@@ -35,9 +36,12 @@ export {
   configToHf,
   loadHfCheckpoint,
   MAX_PARAMETERS,
+  openHfCheckpoint,
   parameterCount,
   saveHfCheckpoint,
   tensorCount,
   TOKENIZER_FILES,
 } from "./hf.ts";
-export type { HfDType, HfExtras, LoadedCheckpoint, SaveOptions } from "./hf.ts";
+export type { CheckpointReader, HfDType, HfExtras, LoadedCheckpoint, SaveOptions } from "./hf.ts";
+export { configFromGguf, openGgufCheckpoint, readGgufConfig, saveGguf } from "./gguf.ts";
+export type { GgufExportType, GgufSaveOptions } from "./gguf.ts";

@@ -19,7 +19,7 @@
  * ```
  * @module
  */
-import { fsyncDir, UserError } from "@tinyllama-ts/cli";
+import { fsyncDir, UserError, writeAtomicStream } from "@tinyllama-ts/cli";
 
 /** Element types this module reads and writes. */
 export type FloatDType = "F32" | "BF16" | "F16";
@@ -584,36 +584,4 @@ async function removeStale(dir: string, keep: readonly string[]): Promise<void> 
   for await (const e of Deno.readDir(dir)) {
     if (e.isFile && weightFile.test(e.name) && !keep.includes(e.name)) await Deno.remove(`${dir}/${e.name}`);
   }
-}
-
-/**
- * Streams bytes into a temporary file beside `path`, fsyncs it and renames it over `path` (as
- * `writeFileAtomic` of `@tinyllama-ts/cli`, without holding the whole file in memory).
- */
-async function writeAtomicStream(
-  path: string,
-  body: (write: (bytes: Uint8Array) => Promise<void>) => Promise<void>,
-): Promise<void> {
-  const tmp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
-  try {
-    const f = await Deno.open(tmp, { write: true, createNew: true });
-    try {
-      await body(async (bytes) => {
-        let off = 0;
-        while (off < bytes.length) off += await f.write(bytes.subarray(off));
-      });
-      await f.sync();
-    } finally {
-      f.close();
-    }
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    if (e instanceof Deno.errors.PermissionDenied || e instanceof Deno.errors.NotFound) {
-      throw new UserError(`${path}: cannot write (${e.message})`);
-    }
-    throw e;
-  }
-  const slash = path.lastIndexOf("/");
-  await fsyncDir(slash < 0 ? "." : slash === 0 ? "/" : path.slice(0, slash));
 }

@@ -1,3 +1,5 @@
+import { UserError } from "./errors.ts";
+
 /**
  * Writes a file atomically: the bytes go to a temporary name beside it, are fsynced, and the
  * temporary file is renamed over the target, so a reader (or a crash) sees the old file or the new one,
@@ -66,4 +68,46 @@ export async function exists(path: string): Promise<boolean> {
     if (e instanceof Deno.errors.NotFound) return false;
     throw e;
   }
+}
+
+/**
+ * Streams bytes into a temporary file beside `path`, fsyncs it and renames it over `path`: as
+ * {@link writeFileAtomic}, without holding the whole file in memory. A missing or unwritable directory
+ * is a {@link UserError}.
+ *
+ * @example
+ * ```ts
+ * import { writeAtomicStream } from "@tinyllama-ts/cli";
+ * const path = `${await Deno.makeTempDir()}/big.bin`;
+ * await writeAtomicStream(path, async (write) => {
+ *   for (let i = 0; i < 4; i++) await write(new Uint8Array(1024).fill(i));
+ * });
+ * ```
+ */
+export async function writeAtomicStream(
+  path: string,
+  body: (write: (bytes: Uint8Array) => Promise<void>) => Promise<void>,
+): Promise<void> {
+  const tmp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+  try {
+    const f = await Deno.open(tmp, { write: true, createNew: true });
+    try {
+      await body(async (bytes) => {
+        let off = 0;
+        while (off < bytes.length) off += await f.write(bytes.subarray(off));
+      });
+      await f.sync();
+    } finally {
+      f.close();
+    }
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    if (e instanceof Deno.errors.PermissionDenied || e instanceof Deno.errors.NotFound) {
+      throw new UserError(`${path}: cannot write (${e.message})`);
+    }
+    throw e;
+  }
+  const slash = path.lastIndexOf("/");
+  await fsyncDir(slash < 0 ? "." : slash === 0 ? "/" : path.slice(0, slash));
 }

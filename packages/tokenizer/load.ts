@@ -7,11 +7,13 @@
 import { UserError } from "@tinyllama-ts/cli";
 import { parseHfTokenizerJson } from "./hf_tokenizer_json.ts";
 import { parseSentencePieceModel } from "./sentencepiece_model.ts";
+import { loadGgufTokenizer } from "./gguf_tokenizer.ts";
 import type { Tokenizer } from "./tokenizer.ts";
 
 /**
- * Reads a SentencePiece `tokenizer.model`, a Hugging Face `tokenizer.json`, or a directory holding
- * either (`tokenizer.model` preferred). The format is told by the content, not the name. Throws a
+ * Reads a SentencePiece `tokenizer.model`, a Hugging Face `tokenizer.json`, a directory holding
+ * either (`tokenizer.model` preferred), or the tokenizer embedded in a `.gguf` model file. The format
+ * is told by the content, not the name (a GGUF file by its magic). Throws a
  * {@link UserError} naming the path and the problem: missing, unreadable, neither format, truncated,
  * unsupported model type.
  *
@@ -24,6 +26,7 @@ import type { Tokenizer } from "./tokenizer.ts";
  */
 export async function loadTokenizer(path: string): Promise<Tokenizer> {
   const file = await resolveTokenizerFile(path);
+  if (await isGguf(file)) return await loadGgufTokenizer(file);
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(file);
@@ -78,4 +81,26 @@ async function resolveTokenizerFile(path: string): Promise<string> {
     }
   }
   throw new UserError(`${path}: directory holds neither tokenizer.model nor tokenizer.json`);
+}
+
+/** Whether the file starts with GGUF's magic (read without loading a multi-gigabyte model). */
+async function isGguf(file: string): Promise<boolean> {
+  let f: Deno.FsFile;
+  try {
+    f = await Deno.open(file, { read: true });
+  } catch {
+    return false; // reading it again reports the problem
+  }
+  try {
+    const head = new Uint8Array(4);
+    let got = 0;
+    while (got < 4) {
+      const r = await f.read(head.subarray(got));
+      if (r === null) return false;
+      got += r;
+    }
+    return new TextDecoder().decode(head) === "GGUF";
+  } finally {
+    f.close();
+  }
 }

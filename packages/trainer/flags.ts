@@ -66,7 +66,7 @@ Without flags: prepare the built-in corpus and tokenizer (cached), train the mic
 runs/pretrain (continuing it if it is there), evaluate, sample, and write runs/pretrain/report.html.
 
   --config PRESET|FILE       model preset or lit-gpt-style JSON config (default micro-4l-4k)
-  --init-from HF_DIR         start from a Hugging Face checkpoint (its config is used)
+  --init-from HF_DIR         start from a Hugging Face checkpoint or .gguf (its config is used)
   --tokenizer PATH           tokenizer.model, for the sample (default: the built-in one with built-in data)
   --data DIR[:WEIGHT]        prepared data, repeatable for a mixture (default: the built-in corpus)
   --out DIR                  run directory (default runs/pretrain); must be empty unless --resume

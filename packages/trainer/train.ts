@@ -24,6 +24,7 @@ import {
   configFromHf,
   type HfExtras,
   loadHfCheckpoint,
+  readGgufConfig,
   saveHfCheckpoint,
   TOKENIZER_FILES,
 } from "@tinyllama-ts/checkpoint";
@@ -577,6 +578,7 @@ function describe(c: ModelConfig): string {
 
 /** `--init-from`'s config, read before the backend exists (the hyper-parameters are checked against it). */
 async function readHfConfig(dir: string): Promise<ModelConfig> {
+  if (/\.gguf$/i.test(dir)) return await readGgufConfig(dir); // a GGUF file is a checkpoint too
   const path = `${dir}/config.json`;
   let text: string;
   try {
