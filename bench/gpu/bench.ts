@@ -20,6 +20,7 @@ import { runMain } from "@tinyllama-ts/cli";
 import type { AttentionShape } from "@tinyllama-ts/backend";
 import { createWebGpuBackend, type WebGpuBackend } from "@tinyllama-ts/backend-webgpu";
 import { Model, type ModelConfig, PRESETS } from "@tinyllama-ts/model";
+import { Random } from "@tinyllama-ts/random";
 import { Optimizer, paramSlots } from "@tinyllama-ts/optim";
 import { fp32PeakFlops, trainingFlopsPerToken } from "../../packages/trainer/mfu.ts";
 
@@ -42,12 +43,7 @@ async function timeIt(be: WebGpuBackend, repeats: number, body: () => void | Pro
 
 /** Fills a tensor with a tiled block of uniform values in [-scale, scale) (content hardly matters). */
 function fill(be: WebGpuBackend, t: ReturnType<WebGpuBackend["alloc"]>, scale: number): void {
-  const block = new Float32Array(Math.min(t.size, 1 << 20));
-  let s = 12345;
-  for (let i = 0; i < block.length; i++) {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    block[i] = ((s / 4294967296) * 2 - 1) * scale;
-  }
+  const block = new Random(12345).floats(Math.min(t.size, 1 << 20), scale);
   for (let off = 0; off < t.size; off += block.length) {
     be.write(t, block.subarray(0, Math.min(block.length, t.size - off)), off);
   }

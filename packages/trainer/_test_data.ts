@@ -31,6 +31,8 @@ export async function makeTinyRun(dir: string): Promise<{ config: string; data: 
   await Deno.mkdir(data, { recursive: true });
   for (const [split, docs, seed] of [["train", 400, 1], ["val", 40, 2]] as const) {
     const w = new ShardWriter({ dir: data, prefix: split, chunkSize: 17 * 64, dtype: "uint16", padToken: 1 });
+    // Not @tinyllama-ts/random: _testdata/v1_run records the losses an older trainer computed on exactly
+    // these documents, so their generator stays as it was then.
     let s = seed;
     const next = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) >>> 8;
     for (let d = 0; d < docs; d++) {

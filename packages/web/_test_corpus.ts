@@ -5,6 +5,7 @@
  * @module
  */
 import type { TextSource } from "./memory_data.ts";
+import { Random } from "@tinyllama-ts/random";
 
 /** A 512-piece SentencePiece model from the tokenizer fixtures (fits the `micro-4l-4k` vocabulary). */
 export const TEST_TOKENIZER = new URL("../../tests/fixtures/tokenizer/tiny.model", import.meta.url).pathname;
@@ -35,8 +36,8 @@ const CODE = [
 
 /** Two sources of seeded pseudo-text: `natural` (40 documents) and `code` (20), weights 0.7 and 0.3. */
 export function testSources(): TextSource[] {
-  let s = 12345;
-  const next = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) >>> 8;
+  const random = new Random(12345);
+  const next = () => random.nextUint32() >>> 8;
   const doc = (words: string[], n: number) => Array.from({ length: n }, () => words[next() % words.length]);
   return [
     {

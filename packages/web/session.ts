@@ -16,6 +16,7 @@ import { accumulationSteps, checkHparams, DEFAULT_HPARAMS, type Hparams } from "
 import { optimizerStep } from "../trainer/step.ts";
 import { type CheckpointFile, checkpointFiles } from "./checkpoint_files.ts";
 import { memorySampler, packDocuments, type TextSource } from "./memory_data.ts";
+import type { StepRecord } from "../trainer/metrics.ts";
 
 /** What a session trains on, and how. */
 export interface SessionOptions {
@@ -27,17 +28,8 @@ export interface SessionOptions {
   sources: readonly TextSource[];
 }
 
-/** One step's record: the fields of a `metrics.jsonl` step line. */
-export interface SessionStep {
-  step: number;
-  loss: number | null;
-  lr: number;
-  grad_norm: number | null;
-  tokens: number;
-  tokens_per_sec: number;
-  elapsed: number;
-  skipped?: boolean;
-}
+/** One step's record: a `metrics.jsonl` step line, as the trainer writes it. */
+export type SessionStep = StepRecord;
 
 /**
  * Trains `config` on `backend`, step by step.

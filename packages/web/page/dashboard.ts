@@ -7,23 +7,13 @@
  *
  * @module
  */
+import type { StepRecord, ValRecord } from "../../trainer/metrics.ts";
 import type { RunStatus } from "../dashboard_server.ts";
 import { drawPlot, formatNumber } from "./plot.ts";
 
-interface StepLine {
-  step: number;
-  loss: number | null;
-  lr: number;
-  grad_norm: number | null;
-  tokens: number;
-  tokens_per_sec: number;
-  elapsed: number;
-}
-interface ValLine {
-  step: number;
-  val_loss: number;
-  elapsed: number;
-}
+// The lines of metrics.jsonl, as the trainer writes them.
+type StepLine = StepRecord;
+type ValLine = ValRecord;
 
 const steps: StepLine[] = [];
 const vals: ValLine[] = [];
