@@ -26,6 +26,7 @@ import { runMain, UserError } from "@tinyllama-ts/cli";
 import { parsePretrainFlags, PRETRAIN_USAGE, type PretrainFlags } from "./flags.ts";
 import { evaluate, prepareBuiltin, type Summary, writeReport } from "./pipeline.ts";
 import { DEFAULT_OUT, train, type TrainResult } from "./train.ts";
+import { type DataParallel, refuseUnderLauncher } from "./distributed.ts";
 
 const STAGES = ["prepare", "train", "eval", "report"] as const;
 type Stage = typeof STAGES[number];
@@ -34,9 +35,14 @@ type Stage = typeof STAGES[number];
  * Runs the command on `args` and returns its exit code (0, or 130/143 after a signal); results go to
  * stdout as JSON lines, messages to stderr.
  */
-export async function pretrainMain(args: readonly string[]): Promise<number> {
+export async function pretrainMain(
+  args: readonly string[],
+  options: { parallel?: DataParallel } = {},
+): Promise<number> {
+  const par = options.parallel;
+  if (!par) refuseUnderLauncher();
   const start = performance.now();
-  const log = (s: string) => console.error(s);
+  const log = par && !par.writer ? () => {} : (s: string) => console.error(s);
   const seconds = () => (performance.now() - start) / 1000;
   let stage: Stage | undefined;
   if (args.length > 0 && !args[0].startsWith("-")) {
@@ -61,9 +67,10 @@ export async function pretrainMain(args: readonly string[]): Promise<number> {
   // No flags: the default recipe, continuing the default run if it is there (so a second run is cheap).
   const trainFlags: PretrainFlags = args.length === 0 ? { ...flags, resume: "auto" } : flags;
   let builtin: ReturnType<typeof prepareBuiltin> | undefined;
-  const defaultData = () => builtin ??= prepareBuiltin(log);
+  const defaultData = () =>
+    builtin ??= par ? par.rankZeroFirst(() => prepareBuiltin(log)) : prepareBuiltin(log);
   const trainStep = async (): Promise<TrainResult | number> => {
-    const r = await train({ flags: trainFlags, defaultData });
+    const r = await train({ flags: trainFlags, defaultData, parallel: par });
     if (r.firstLoss !== null && r.lastLoss !== null) {
       const drop = 100 * (1 - r.lastLoss / r.firstLoss);
       const change = drop >= 0 ? `${drop.toFixed(1)}% lower` : `${(-drop).toFixed(1)}% higher`;
@@ -78,6 +85,11 @@ export async function pretrainMain(args: readonly string[]): Promise<number> {
     return r;
   };
   const print = (o: unknown) => console.log(JSON.stringify(o));
+  if (par && stage !== undefined && stage !== "train") {
+    throw new UserError(
+      `pretrain:mpi trains; run the ${stage} stage with one process (deno task pretrain ${stage})`,
+    );
+  }
 
   switch (stage) {
     case "prepare": {
@@ -88,7 +100,7 @@ export async function pretrainMain(args: readonly string[]): Promise<number> {
     }
     case "train": {
       const r = await trainStep();
-      if (typeof r === "number") return r;
+      if (typeof r === "number" || par?.writer === false) return typeof r === "number" ? r : 0;
       print({ out: r.out, checkpoint: r.checkpoint, steps: r.steps, tokens: r.tokens, seconds: r.seconds });
       return 0;
     }
@@ -113,7 +125,7 @@ export async function pretrainMain(args: readonly string[]): Promise<number> {
     case undefined: {
       if (args.length === 0) await defaultData();
       const r = await trainStep();
-      if (typeof r === "number") return r;
+      if (typeof r === "number" || par?.writer === false) return typeof r === "number" ? r : 0;
       const ev = await evaluate(r.out, log);
       if (ev.sample) log(`sample: ${ev.sample.prompt}${ev.sample.completion}`);
       const summary = await writeReport(r.out, seconds(), log);

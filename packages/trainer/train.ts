@@ -30,6 +30,7 @@ import { MetricsLog, readMetrics, type StepRecord, type ValRecord } from "./metr
 import { optimizerStep } from "./step.ts";
 import { fp32PeakFlops, trainingFlopsPerToken } from "./mfu.ts";
 import { validationLoss, validationSources } from "./validation.ts";
+import type { DataParallel } from "./distributed.ts";
 
 /** The run directory when `--out` is not given. */
 export const DEFAULT_OUT = "runs/pretrain";
@@ -47,6 +48,8 @@ export interface TrainOptions {
   log?: (line: string) => void;
   /** Show the progress bar even when stderr is not a terminal. */
   forceProgress?: boolean;
+  /** Data parallelism over MPI ranks (`deno task pretrain:mpi`); only rank 0 writes. */
+  parallel?: DataParallel;
 }
 
 /** What a run did. */
@@ -80,7 +83,8 @@ export interface TrainResult {
  */
 export async function train(opts: TrainOptions): Promise<TrainResult> {
   const flags = opts.flags;
-  const log = opts.log ?? ((s: string) => console.error(s));
+  const par = opts.parallel, writer = par?.writer ?? true;
+  const log = writer ? opts.log ?? ((s: string) => console.error(s)) : () => {};
   const out = flags.out ?? DEFAULT_OUT;
 
   // ---- the run: fresh, or continuing a checkpoint ----
@@ -114,6 +118,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     config = await resolveConfig(flags.config ?? DEFAULT_CONFIG);
   }
   const hp = checkHparams(hpGiven, config.block_size);
+  par?.microBatchesPerRank(hp.globalBatchSize, hp.microBatchSize);
 
   // ---- data and tokenizer ----
   let data = flags.data.length > 0 ? flags.data : saved?.data ?? [];
@@ -163,15 +168,18 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       model.init(hp.seed, "tinyllama");
     }
     cleanup.push(() => model.destroy());
-    const optimizer = new Optimizer(backend, paramSlots(model), hp);
+    const optimizer = par
+      ? par.createOptimizer(backend, model, hp)
+      : new Optimizer(backend, paramSlots(model), hp);
     cleanup.push(() => optimizer.free());
     if (resume) await optimizer.loadState(`${resume.path}/${OPTIMIZER_FILE}`);
 
     // ---- everything checked: from here on the run directory is written ----
+    par?.ready();
     const startStep = saved?.step ?? 0;
-    await Deno.mkdir(out, { recursive: true });
-    await removeTemporaries(out);
-    const metrics = await MetricsLog.open(`${out}/metrics.jsonl`, startStep);
+    if (writer) await Deno.mkdir(out, { recursive: true });
+    if (writer) await removeTemporaries(out);
+    const metrics = writer ? await MetricsLog.open(`${out}/metrics.jsonl`, startStep) : null;
     const accum = accumulationSteps(hp);
     const stepTokens = hp.globalBatchSize * hp.seqLen;
     const flopsPerToken = trainingFlopsPerToken(config, model.numParams, hp.seqLen);
@@ -188,6 +196,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     const elapsed = () => (saved?.elapsed ?? 0) + (performance.now() - t0) / 1000;
 
     const save = async (step: number) => {
+      await par?.beforeSave(optimizer);
+      if (!metrics) return void (savedStep = step);
       await metrics.sync();
       lastCheckpoint = await saveCheckpoint(
         out,
@@ -228,6 +238,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         }, ` +
           `${hp.globalBatchSize}×${hp.seqLen} tokens a step${micro} → ${out}`,
       );
+      if (par) {
+        const mb = (par.optimizerBytes(model) / 2 ** 20).toFixed(2);
+        log(`${par.size} ranks; optimizer state ${mb} MiB a rank${par.shardOptimizer ? " (sharded)" : ""}`);
+      }
     } else {
       log(`${out}: already trained to step ${startStep} of ${hp.maxSteps}`);
     }
@@ -237,13 +251,15 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         // ---- one optimizer step ----
         const stepStart = performance.now();
         const lr = cosineLr(step, schedule);
-        const { loss, gradNorm, applied } = await optimizerStep(
-          model,
-          optimizer,
-          () => sampler.nextBatch(hp.microBatchSize),
-          accum,
-          lr,
-        );
+        const { loss, gradNorm, applied } = par
+          ? await par.step(model, optimizer, sampler, hp.microBatchSize, accum, lr)
+          : await optimizerStep(
+            model,
+            optimizer as Optimizer,
+            () => sampler.nextBatch(hp.microBatchSize),
+            accum,
+            lr,
+          );
         const seconds = (performance.now() - stepStart) / 1000;
         tokens += stepTokens;
         const record: StepRecord = {
@@ -264,7 +280,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
           const what = Number.isFinite(loss) ? "gradient norm" : "loss";
           log(`\nwarning: step ${step}: non-finite ${what}; step skipped`);
         }
-        metrics.append(record);
+        metrics?.append(record);
         bar.update(
           step + 1 - startStep,
           `${step + 1}/${hp.maxSteps} loss ${fmt(loss)} ${fmtRate(record.tokens_per_sec)} tok/s`,
@@ -279,29 +295,35 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
 
         // ---- validation and checkpoints ----
         const last = step === hp.maxSteps - 1;
-        if (valSources.length > 0 && (last || (hp.evalInterval > 0 && (step + 1) % hp.evalInterval === 0))) {
+        if (
+          writer && valSources.length > 0 &&
+          (last || (hp.evalInterval > 0 && (step + 1) % hp.evalInterval === 0))
+        ) {
           const valLoss = await validationLoss(model, valSources, {
             seqLen: hp.seqLen,
             batchSize: hp.microBatchSize,
             iters: hp.evalIters,
           });
           const v: ValRecord = { step, val_loss: valLoss, val_ppl: Math.exp(valLoss), elapsed: elapsed() };
-          metrics.append(v);
+          metrics?.append(v);
         }
         // A macrotask turn, so that the signal listeners run: on a CPU backend every await above resolves
         // as a microtask and would keep them waiting until the end of the run.
         await new Promise((resolve) => setTimeout(resolve, 0));
-        if (last || (hp.saveInterval > 0 && (step + 1) % hp.saveInterval === 0) || stop) await save(step + 1);
-        if (stop) break;
+        // Under MPI every rank stops after the same step, whichever got the signal.
+        const halt = par ? par.agreeStop(stop !== undefined) : stop !== undefined;
+        if (halt) stop ??= "SIGTERM";
+        if (last || (hp.saveInterval > 0 && (step + 1) % hp.saveInterval === 0) || halt) await save(step + 1);
+        if (halt) break;
       }
     } finally {
       Deno.removeSignalListener("SIGINT", onInt);
       Deno.removeSignalListener("SIGTERM", onTerm);
-      if (tokens > (saved?.tokens ?? 0)) bar.done();
-      metrics.close();
+      if (writer && tokens > (saved?.tokens ?? 0)) bar.done();
+      metrics?.close();
     }
 
-    const all = await readMetrics(`${out}/metrics.jsonl`);
+    const all = writer ? await readMetrics(`${out}/metrics.jsonl`) : [];
     const losses = all.filter((r): r is StepRecord => "loss" in r && r.loss !== null);
     const vals = all.filter((r): r is ValRecord => "val_loss" in r);
     return {
