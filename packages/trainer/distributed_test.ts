@@ -3,6 +3,7 @@ import { ReferenceBackend } from "@tinyllama-ts/backend";
 import { openSafetensors } from "@tinyllama-ts/checkpoint";
 import { Optimizer } from "@tinyllama-ts/optim";
 import { installedLaunchers, type JobResult, launch, type Launcher } from "@tinyllama-ts/mpi/testing";
+import { gpuTestRegistrar, tryWebGpu } from "../backend-webgpu/_webgpu/test_gpu.ts";
 import { makeTinyRun } from "./_test_data.ts";
 import { DataParallel, ShardedOptimizer, SINGLE_RANK } from "./distributed.ts";
 import { parsePretrainFlags } from "./flags.ts";
@@ -234,3 +235,22 @@ Deno.test({
   ignore: launchers.length > 0,
   fn() {},
 });
+
+// WebGPU: two ranks on two lavapipe devices against one lavapipe process (both started the same way).
+const gpuProbe = await tryWebGpu();
+if (typeof gpuProbe !== "string") gpuProbe.destroy();
+const gpuTest = gpuTestRegistrar<null>(typeof gpuProbe === "string" ? gpuProbe : null);
+if (first) {
+  gpuTest("webgpu: 2 ranks train as one process (1e-5)", async () => {
+    const gpu = ["--backend", "webgpu"];
+    const alone = fresh(), two = fresh();
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: [...denoRun(cli, false).slice(1), "train", ...FLAGS, "--out", alone, ...gpu],
+      stderr: "piped",
+      stdout: "null",
+    }).output();
+    assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
+    await ranks(first, 2, two, gpu);
+    await assertClose(two, alone);
+  });
+}
