@@ -6,9 +6,11 @@
  *   PyTorch (`bench/torch_peer.py`, when a Python with torch is found) on the same two threads.
  * - Tokenizer: encode throughput beside llama-tokenizer-js.
  * - Data: `prepare` throughput (MB/s of raw text).
+ * - MPI: allreduce GB/s beside the same MPI from C, and 2-rank training tokens/s beside one process
+ *   (`bench/mpi_bench.ts`, which prints its own lines).
  *
  * Each part runs as its own subprocess with its own permissions and prints one JSON object as its last
- * stdout line. Flags: `--json FILE` writes the combined result; `--only cpu,tokenizer,data` picks parts;
+ * stdout line. Flags: `--json FILE` writes the combined result; `--only cpu,tokenizer,data,mpi` picks parts;
  * `--python PATH` names the Python with torch (default: `$TINYLLAMA_BENCH_PYTHON`, then `python3`).
  *
  * @module
@@ -32,6 +34,11 @@ const PARTS: Part[] = [
   { name: "cpu", script: "cpu_bench.ts", permissions: ["--allow-read", "--allow-env"] },
   { name: "tokenizer", script: "tokenizer_bench.ts", permissions: ["--allow-read"], args: ["--json"] },
   { name: "data", script: "data_bench.ts", permissions: ["--allow-read", "--allow-write"] },
+  {
+    name: "mpi",
+    script: "mpi_bench.ts",
+    permissions: ["--allow-read", "--allow-write", "--allow-run", "--allow-env"],
+  },
 ];
 
 /** The two configs of the CPU speed issue: GQA 8/2, d 256, 6 layers, FFN 688, seq 256, micro-batch 8. */
