@@ -10,7 +10,7 @@
  *   2 threads (`pretrain`), each the median over steps 2–5 of a 5-step run.
  *
  * Every measure runs `--rounds` times (default 3), the peers alternating within a round; ratios are
- * given per round. The last stdout line is the JSON result.
+ * given per round on stderr; stdout is the JSON result.
  *
  * @module
  */
@@ -37,7 +37,7 @@ await runMain(async () => {
   }
   const launchers = await installedLaunchers();
   if (launchers.length === 0) {
-    console.log("MPI bench skipped: no launcher (apt-get install mpich openmpi-bin)");
+    console.error("MPI bench skipped: no launcher (apt-get install mpich openmpi-bin)");
     console.log(JSON.stringify({ skipped: "no MPI launcher" }));
     return;
   }
@@ -79,7 +79,7 @@ async function allreduce(l: Launcher, tmp: string, rounds: number): Promise<Json
     const gbs = (runs: Record<string, number>[]) => runs.map((t) => Number(s) / t[s] / 1e9);
     const [o, p] = [gbs(ours), gbs(c)];
     out[`${Number(s) >> 20}MiB`] = { ours_gb_s: o, c_gb_s: p, ratios: o.map((x, i) => x / p[i]) };
-    console.log(
+    console.error(
       `allreduce ${Number(s) >> 20} MiB, 2 ranks (${l.family}): ours ${o.map(f1).join(" / ")} GB/s, C ` +
         `${p.map(f1).join(" / ")} GB/s, ratios ${o.map((x, i) => (x / p[i]).toFixed(2)).join(" / ")}`,
     );
@@ -139,7 +139,7 @@ async function training(l: Launcher, tmp: string, rounds: number): Promise<Json>
     for (const how of ["1x1", "2x1", "1x2"] as const) res[how].push(await run(how, r));
   }
   const vs1 = res["2x1"].map((x, i) => x / res["1x1"][i]), vs2 = res["2x1"].map((x, i) => x / res["1x2"][i]);
-  console.log(
+  console.error(
     `training tiny-6l-4k tok/s: 2 ranks × 1 thread (${l.family}) ${res["2x1"].map(f0).join(" / ")}, ` +
       `1 process × 1 thread ${res["1x1"].map(f0).join(" / ")}, 1 process × 2 threads ` +
       `${res["1x2"].map(f0).join(" / ")}; ratios ${vs1.map(f2).join(" / ")} and ${vs2.map(f2).join(" / ")}`,
