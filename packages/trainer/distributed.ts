@@ -345,8 +345,9 @@ export class ShardedOptimizer {
     this.#decayMask = this.#pieces.map((p) => decayAll || !isNormOrEmbedding(slots[p.slot].name));
     this.#normSq = backend.alloc(1);
     this.#clip = backend.alloc(1);
-    // Validate the hyper-parameters exactly as the plain optimizer does (it allocates nothing for none).
-    new Optimizer(backend, [], config).free();
+    // The hyper-parameters are checked by the plain optimizer's own rules: one over a one-element slot.
+    new Optimizer(backend, [{ name: "check", shape: [1], param: this.#normSq, grad: this.#clip }], config)
+      .free();
   }
 
   /** Optimizer steps applied so far (AdamW's `t`). */

@@ -6,6 +6,7 @@ import { installedLaunchers, type JobResult, launch, type Launcher } from "@tiny
 import { gpuTestRegistrar, tryWebGpu } from "../backend-webgpu/_webgpu/test_gpu.ts";
 import { makeTinyRun } from "./_test_data.ts";
 import { DataParallel, ShardedOptimizer, SINGLE_RANK } from "./distributed.ts";
+import { exists } from "@tinyllama-ts/cli";
 import { parsePretrainFlags } from "./flags.ts";
 import { readMetrics, type StepRecord } from "./metrics.ts";
 import { train } from "./train.ts";
@@ -16,6 +17,7 @@ const launchers = await installedLaunchers();
 const entry = new URL("./pretrain_mpi_cli.ts", import.meta.url).pathname;
 const cli = new URL("./pretrain_cli.ts", import.meta.url).pathname;
 let runs = 0;
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const fresh = () => `${tmp}/run-${runs++}`;
 
 /** 10 steps of 4 accumulated micro-batches of 2 (2 a rank on 2 ranks), checkpoints after 5 and 10. */
@@ -168,6 +170,48 @@ for (const launcher of launchers) {
     await assertClose(alone, a);
   });
 }
+
+Deno.test({
+  name: "a 2-rank job killed with SIGKILL mid-run resumes bit-identically",
+  ignore: launchers.length === 0,
+  fn: async () => {
+    const launcher = launchers[0];
+    const long = ["--max-steps", "30", "--save-interval", "3"];
+    const whole = fresh(), killed = fresh();
+    await ranks(launcher, 2, whole, long);
+    // The launcher in a process group of its own, so that one kill reaches it and every rank.
+    const args = [
+      ...launcher.command(2),
+      ...denoRun(entry, true),
+      "train",
+      ...FLAGS,
+      ...long,
+      "--out",
+      killed,
+    ];
+    const job = new Deno.Command("setsid", {
+      args,
+      env: { TINYLLAMA_THREADS: "1" },
+      stderr: "null",
+      stdout: "null",
+    })
+      .spawn();
+    for (let waited = 0; !(await exists(`${killed}/checkpoints/step-00000003`)); waited += 10) {
+      if (waited > 60_000) throw new Error("the job wrote no checkpoint in a minute");
+      await delay(10);
+    }
+    Deno.kill(-job.pid, "SIGKILL");
+    assert.equal((await job.status).signal, "SIGKILL");
+    assert.ok(!(await exists(`${killed}/checkpoints/step-00000030`)), "the job was killed before its end");
+    await ranks(launcher, 2, killed, [...long, "--resume", "auto"]);
+    const [a, b] = [await steps(killed), await steps(whole)];
+    assert.deepEqual(
+      a.map((s) => [s.step, s.loss, s.grad_norm]),
+      b.map((s) => [s.step, s.loss, s.grad_norm]),
+    );
+    assert.deepEqual(await params(killed, 30), await params(whole, 30));
+  },
+});
 
 const mpich = launchers.find((l) => l.family === "mpich");
 const first = mpich ?? launchers[0];
