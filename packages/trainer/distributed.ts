@@ -11,7 +11,8 @@
  * single-process format, so any checkpoint continues under any rank count, sharded or not.
  *
  * The trainer calls this through a few hooks: {@link DataParallel.ready} once every input is checked,
- * {@link DataParallel.createOptimizer}, {@link DataParallel.step} in place of `optimizerStep`,
+ * {@link DataParallel.createOptimizer}, {@link DataParallel.step} in place of `optimizerStep` (or, in a
+ * loop of its own, {@link DataParallel.owns} per micro-batch and {@link DataParallel.syncAndUpdate}),
  * {@link DataParallel.beforeSave} before a checkpoint, {@link DataParallel.agreeStop} after each step, and
  * {@link DataParallel.writer} (rank 0) around every write.
  *
@@ -184,8 +185,7 @@ export class DataParallel {
 
   /**
    * One optimizer step over the global batch of `accumulation` micro-batches of `microBatchSize`: this
-   * rank's share forward and backward, the loss and gradients summed across ranks, then the update
-   * (skipped on every rank alike when the summed loss or norm is not finite).
+   * rank's share forward and backward ({@link owns}), then {@link syncAndUpdate}.
    */
   async step(
     model: Model,
@@ -195,17 +195,36 @@ export class DataParallel {
     accumulation: number,
     lr: number,
   ): Promise<StepOutcome> {
-    const k = accumulation / this.size;
     model.zeroGrad();
     let loss = 0;
     for (let i = 0; i < accumulation; i++) {
       // Every rank draws every micro-batch, so that the stream (and its saved state) is one process's.
       const b = sampler.nextBatch(microBatchSize);
-      if (Math.floor(i / k) !== this.rank) continue;
+      if (!this.owns(i, accumulation)) continue;
       const r = await model.forward(b.inputs, b.targets, { batch: b.batchSize, lossScale: 1 / accumulation });
       model.backward();
       loss += (r.loss ?? NaN) / accumulation;
     }
+    return await this.syncAndUpdate(model, optimizer, loss, lr);
+  }
+
+  /** Whether micro-batch `i` of a step's `accumulation` is this rank's (contiguous shares, rank order). */
+  owns(i: number, accumulation: number): boolean {
+    return Math.floor(i / (accumulation / this.size)) === this.rank;
+  }
+
+  /**
+   * The gradient sync and update, between accumulation and the next step: `loss` is this rank's share of
+   * the step's mean loss (its micro-batches' losses / accumulation); the gradients hold its share of the
+   * step's gradient (each scaled by 1/accumulation). Sums both across ranks, then updates on every rank
+   * alike (skipped everywhere when the summed loss or the global norm is not finite).
+   */
+  async syncAndUpdate(
+    model: Model,
+    optimizer: ParallelOptimizer,
+    loss: number,
+    lr: number,
+  ): Promise<StepOutcome> {
     const sum = new Float64Array([loss]);
     this.comm.allreduceSum(sum);
     loss = sum[0];
