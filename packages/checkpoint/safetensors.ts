@@ -19,7 +19,7 @@
  * ```
  * @module
  */
-import { fsyncDir, UserError, writeAtomicStream } from "@tinyllama-ts/cli";
+import { UserError, writeAtomicStream } from "@tinyllama-ts/cli";
 
 /** Element types this module reads and writes. */
 export type FloatDType = "F32" | "BF16" | "F16";
