@@ -7,12 +7,14 @@
  * - Tokenizer: encode throughput beside llama-tokenizer-js (Llama 2) and Hugging Face tokenizers
  *   (byte-level BPE, when a Python with `tokenizers` is found).
  * - Data: `prepare` throughput (MB/s of raw text).
+ * - MPI: allreduce GB/s beside the same MPI from C, and 2-rank training tokens/s beside one process
+ *   (`bench/mpi_bench.ts`, which prints its own lines).
  *
  * Each part runs as its own subprocess with its own permissions and prints one JSON object as its last
  * stdout line. The whole set runs `--rounds` times (default 3), ours and the peer back to back in each
  * round, and the ratios ours ÷ peer are reported per round with their min, median and max: runners are
  * noisy, ratios measured side by side are not. Flags: `--json FILE` writes the combined result (what
- * `bench/guard.ts` compares with the previous run); `--only cpu,tokenizer,data` picks parts; `--python
+ * `bench/guard.ts` compares with the previous run); `--only cpu,tokenizer,data,mpi` picks parts; `--python
  * PATH` names the Python with torch (default: `$TINYLLAMA_BENCH_PYTHON`, then `python3`).
  *
  * @module
@@ -42,6 +44,11 @@ const PARTS: Part[] = [
     args: ["--json"],
   },
   { name: "data", script: "data_bench.ts", permissions: ["--allow-read", "--allow-write"] },
+  {
+    name: "mpi",
+    script: "mpi_bench.ts",
+    permissions: ["--allow-read", "--allow-write", "--allow-run", "--allow-env"],
+  },
 ];
 
 /** The two configs of the CPU speed issue: GQA 8/2, d 256, 6 layers, FFN 688, seq 256, micro-batch 8. */

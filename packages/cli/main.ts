@@ -23,7 +23,8 @@ export async function runMain(main: () => Promise<void> | void): Promise<void> {
   }
 }
 
-function isParseArgsError(e: unknown): boolean {
+/** Whether `e` is a flag-parsing error of `node:util`'s `parseArgs` (a user's mistake, like a {@link UserError}). */
+export function isParseArgsError(e: unknown): boolean {
   const code = (e as { code?: unknown })?.code;
   return typeof code === "string" && code.startsWith("ERR_PARSE_ARGS_");
 }

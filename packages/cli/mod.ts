@@ -14,7 +14,7 @@
  */
 export { optIn } from "./env.ts";
 export { isUserError, oneLine, UserError } from "./errors.ts";
-export { runMain } from "./main.ts";
+export { isParseArgsError, runMain } from "./main.ts";
 export { exists, fsyncDir, writeAtomicStream, writeFileAtomic } from "./atomic.ts";
 export { formatSeconds, Progress } from "./progress.ts";
 export {

@@ -24,6 +24,8 @@ export interface PretrainFlags {
   resume?: string;
   /** The hyper-parameters given on the command line. */
   hparams: Partial<Hparams>;
+  /** `--shard-optimizer`: ZeRO stage 1 across the ranks of `deno task pretrain:mpi` (refused without). */
+  shardOptimizer?: boolean;
 }
 
 const INT_FLAGS = {
@@ -84,7 +86,8 @@ runs/pretrain (continuing it if it is there), evaluate, sample, and write runs/p
   --keep-checkpoints K       keep the newest K checkpoints
   --eval-interval N --eval-iters N   validation every N steps (0: only at the end), over N batches
   --resume auto|DIR          continue the newest whole checkpoint in --out, or DIR; flags not given
-                             default to the checkpoint's values`;
+                             default to the checkpoint's values
+  --shard-optimizer          deno task pretrain:mpi only: each rank holds 1/N of the AdamW moments`;
 
 /**
  * Parses `args`. `--help` is reported as `{ help: true }`.
@@ -107,6 +110,7 @@ export function parsePretrainFlags(args: readonly string[]): PretrainFlags & { h
     resume: { type: "string" },
     "decay-norms-and-embeddings": { type: "string" },
     help: { type: "boolean" },
+    "shard-optimizer": { type: "boolean" },
   };
   for (const k of [...Object.keys(INT_FLAGS), ...Object.keys(FLOAT_FLAGS)]) options[k] = { type: "string" };
   let values: Record<string, unknown>;
@@ -160,6 +164,7 @@ export function parsePretrainFlags(args: readonly string[]): PretrainFlags & { h
     out: str("out")?.replace(/(.)\/+$/, "$1"),
     resume: str("resume"),
     hparams,
+    ...(values["shard-optimizer"] ? { shardOptimizer: true } : {}),
   };
 }
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { isUserError } from "@tinyllama-ts/cli";
-import { parsePretrainFlags } from "./flags.ts";
+import { parsePretrainFlags, PRETRAIN_USAGE } from "./flags.ts";
 import { checkHparams, DEFAULT_HPARAMS } from "./hparams.ts";
 
 Deno.test("parsePretrainFlags reads lit-gpt's flags and only the hyper-parameters given", () => {
@@ -67,6 +67,13 @@ Deno.test("parsePretrainFlags reads lit-gpt's flags and only the hyper-parameter
     resume: undefined,
     hparams: {},
   });
+});
+
+Deno.test("--shard-optimizer is parsed and in --help (pretrain:mpi's flag; plain pretrain refuses it)", () => {
+  assert.equal(parsePretrainFlags(["--shard-optimizer"]).shardOptimizer, true);
+  assert.equal(parsePretrainFlags(["--max-steps", "3"]).shardOptimizer, undefined);
+  assert.match(PRETRAIN_USAGE, /^ {2}--shard-optimizer +deno task pretrain:mpi only/m);
+  assert.throws(() => parsePretrainFlags(["--shard-optimizer=yes"]), /does not take an argument/);
 });
 
 Deno.test("parsePretrainFlags rejects bad flags in one line", () => {

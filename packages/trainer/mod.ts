@@ -67,3 +67,13 @@ export {
   writeReport,
 } from "./pipeline.ts";
 export { pretrainMain } from "./pretrain_cli.ts";
+export {
+  type Collectives,
+  DataParallel,
+  type ParallelOptimizer,
+  refuseUnderLauncher,
+  ShardedOptimizer,
+  SINGLE_RANK,
+  StartFailure,
+} from "./distributed.ts";
+export { pretrainMpiMain } from "./pretrain_mpi_cli.ts";

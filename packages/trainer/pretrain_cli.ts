@@ -26,6 +26,7 @@ import { checkOutputDir, runMain, UserError } from "@tinyllama-ts/cli";
 import { parsePretrainFlags, PRETRAIN_USAGE, type PretrainFlags, trainOptionsFromFlags } from "./flags.ts";
 import { evaluate, prepareBuiltin, type Summary, writeReport } from "./pipeline.ts";
 import { DEFAULT_OUT, train, type TrainOptions, type TrainResult } from "./train.ts";
+import { refuseUnderLauncher } from "./distributed.ts";
 
 const STAGES = ["prepare", "train", "eval", "report"] as const;
 type Stage = typeof STAGES[number];
@@ -33,14 +34,19 @@ type Stage = typeof STAGES[number];
 /**
  * Runs the command on `args` and returns its exit code (0, or 130/143 after a signal); results go to
  * stdout as JSON lines, messages to stderr. `hooks` reach {@link train} (tests stop a run at chosen
- * points with them).
+ * points with them). With `parallel` (`deno task pretrain:mpi`) this is one rank of a data-parallel
+ * job: it trains (no other stage), and only rank 0 prints; without it, a multi-rank MPI launcher is
+ * refused.
  */
 export async function pretrainMain(
   args: readonly string[],
-  hooks: Pick<TrainOptions, "onStep" | "onCheckpointWrite"> = {},
+  hooks: Pick<TrainOptions, "onStep" | "onCheckpointWrite" | "parallel"> = {},
 ): Promise<number> {
+  const par = hooks.parallel;
+  if (!par) refuseUnderLauncher();
+  const writer = par?.writer ?? true;
   const start = performance.now();
-  const log = (s: string) => console.error(s);
+  const log = writer ? (s: string) => console.error(s) : () => {};
   const seconds = () => (performance.now() - start) / 1000;
   let stage: Stage | undefined;
   if (args.length > 0 && !args[0].startsWith("-")) {
@@ -52,8 +58,18 @@ export async function pretrainMain(
   }
   const flags = parsePretrainFlags(args);
   if (flags.help) {
-    console.log(PRETRAIN_USAGE);
+    if (writer) console.log(PRETRAIN_USAGE);
     return 0;
+  }
+  if (flags.shardOptimizer && !par) {
+    throw new UserError(
+      "--shard-optimizer shards the optimizer across MPI ranks: run deno task pretrain:mpi under a launcher",
+    );
+  }
+  if (par && stage !== undefined && stage !== "train") {
+    throw new UserError(
+      `pretrain:mpi trains; run the ${stage} stage with one process (deno task pretrain ${stage})`,
+    );
   }
   const out = flags.out ?? DEFAULT_OUT;
   // Every stage reads or writes the run directory: a file, or a path under one, is refused up front.
@@ -67,7 +83,9 @@ export async function pretrainMain(
   // No flags: the default recipe, continuing the default run if it is there (so a second run is cheap).
   const trainFlags: PretrainFlags = args.length === 0 ? { ...flags, resume: "auto" } : flags;
   let builtin: ReturnType<typeof prepareBuiltin> | undefined;
-  const defaultData = () => builtin ??= prepareBuiltin(log);
+  // Data-parallel: rank 0 prepares the built-in data (a shared cache) before the others read it.
+  const defaultData = () =>
+    builtin ??= par ? par.rankZeroFirst(() => prepareBuiltin(log)) : prepareBuiltin(log);
   const trainStep = async (): Promise<TrainResult | number> => {
     // SIGINT/SIGTERM stop the run after the current step, with a checkpoint.
     const abort = new AbortController();
@@ -93,13 +111,17 @@ export async function pretrainMain(
     }
     if (r.interrupted) {
       log(
-        `${stoppedBy}: stopped after step ${r.steps}; checkpoint ${r.checkpoint} (continue with --resume auto)`,
+        `${
+          stoppedBy ?? "a signal to another rank"
+        }: stopped after step ${r.steps}; checkpoint ${r.checkpoint} ` +
+          `(continue with --resume auto)`,
       );
       return stoppedBy === "SIGINT" ? 130 : 143;
     }
     return r;
   };
   const print = (o: unknown) => console.log(JSON.stringify(o));
+  // Data-parallel ranks other than 0 return after training; rank 0 evaluates, reports and prints.
 
   switch (stage) {
     case "prepare": {
@@ -111,6 +133,7 @@ export async function pretrainMain(
     case "train": {
       const r = await trainStep();
       if (typeof r === "number") return r;
+      if (!writer) return 0;
       print({ out: r.out, checkpoint: r.checkpoint, steps: r.steps, tokens: r.tokens, seconds: r.seconds });
       return 0;
     }
@@ -136,6 +159,7 @@ export async function pretrainMain(
       if (args.length === 0) await defaultData();
       const r = await trainStep();
       if (typeof r === "number") return r;
+      if (!writer) return 0;
       const ev = await evaluate(r.out, log);
       if (ev.sample) log(`sample: ${ev.sample.prompt}${ev.sample.completion}`);
       const summary = await writeReport(r.out, seconds(), log);

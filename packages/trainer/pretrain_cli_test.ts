@@ -156,6 +156,11 @@ Deno.test("bad input: one line, exit 2, nothing written", async (t) => {
     ["an unknown flag", ["--learning-rate", "1e-3"], /Unknown option '--learning-rate'/],
     ["an unknown backend", ["--backend", "cuda"], /--backend must be wasm or webgpu/],
     [
+      "--shard-optimizer without MPI ranks",
+      ["--shard-optimizer"],
+      /--shard-optimizer shards the optimizer across MPI ranks: run deno task pretrain:mpi/,
+    ],
+    [
       "accumulation that does not divide",
       ["--global-batch-size", "5"],
       /not a multiple of --micro-batch-size 2/,

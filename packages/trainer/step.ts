@@ -22,7 +22,9 @@ export interface StepOutcome {
 
 /**
  * Zeroes the gradients and accumulates those of `accumulation` micro-batches from `nextBatch`; returns
- * the mean loss over them.
+ * the mean loss over them. With `owns` (data parallelism) every micro-batch is still drawn, so that the
+ * sampler's stream is one process's, but only those it owns are trained: the result is this rank's share
+ * of the step's mean loss (its losses / accumulation), and the gradients its share of the step's.
  *
  * @example
  * ```ts ignore
@@ -33,11 +35,13 @@ export async function accumulateGradients(
   model: Model,
   nextBatch: () => Batch,
   accumulation: number,
+  owns?: (microBatch: number) => boolean,
 ): Promise<number> {
   model.zeroGrad();
   let loss = 0;
   for (let i = 0; i < accumulation; i++) {
     const b = nextBatch();
+    if (owns && !owns(i)) continue;
     const r = await model.forward(b.inputs, b.targets, { batch: b.batchSize, lossScale: 1 / accumulation });
     model.backward();
     loss += (r.loss ?? NaN) / accumulation;

@@ -10,8 +10,11 @@
  *   gradient, clip the global norm, step AdamW; validate and checkpoint at their intervals; stop after a
  *   step when `signal` aborts.
  *
- * Data-parallel training will slot in at two marked places: the gradients (and the loss) are all-reduced
- * between accumulation and the update, and only the writing rank gets a {@link RunFiles} that writes.
+ * Data-parallel training (`opts.parallel`, `deno task pretrain:mpi`) hooks in at marked places: the
+ * global batch must split among the ranks, the optimizer may be sharded, every rank agrees that its
+ * checks passed before anything is written, each rank trains its own micro-batches of the one sampler
+ * stream, the gradients (and the loss) are summed between accumulation and the update, the ranks agree
+ * when to stop, and only the writing rank (0) gets a {@link RunFiles} that writes and a log that prints.
  *
  * @module
  */
@@ -53,6 +56,7 @@ import { MetricsLog, readMetrics, type StepRecord, type ValRecord } from "./metr
 import { loadOptimizerState, saveOptimizerState } from "./optimizer_state.ts";
 import { accumulateGradients, applyGradients } from "./step.ts";
 import { fp32PeakFlops, trainingFlopsPerToken } from "./mfu.ts";
+import { type DataParallel, type ParallelOptimizer, ShardedOptimizer } from "./distributed.ts";
 
 /** The run directory when `--out` is not given. */
 export const DEFAULT_OUT = "runs/pretrain";
@@ -98,6 +102,8 @@ export interface TrainOptions extends Partial<Hparams> {
   log?: (line: string) => void;
   /** Show the progress bar even when stderr is not a terminal. */
   forceProgress?: boolean;
+  /** Data parallelism over MPI ranks (`deno task pretrain:mpi`); only its writer (rank 0) writes. */
+  parallel?: DataParallel;
 }
 
 /** What a run did. */
@@ -152,7 +158,8 @@ export interface Run {
   resumed: { path: string; state: TrainerState } | null;
   backend: Backend;
   model: Model;
-  optimizer: Optimizer;
+  /** The plain optimizer, or under data parallelism with `shardOptimizer` this rank's shard of it. */
+  optimizer: ParallelOptimizer;
   sampler: MixtureSampler;
   /** The sources with validation shards (checked readable), weights renormalised. */
   valSources: DataSpec[];
@@ -172,7 +179,8 @@ export interface Run {
  * ```
  */
 export async function setup(opts: TrainOptions): Promise<Run> {
-  const log = opts.log ?? ((s: string) => console.error(s));
+  const par = opts.parallel;
+  const log = logger(opts);
   const out = opts.out;
 
   // ---- the run: fresh, or continuing a checkpoint ----
@@ -193,6 +201,7 @@ export async function setup(opts: TrainOptions): Promise<Run> {
     { ...DEFAULT_HPARAMS, ...saved?.hparams, ...givenHparams(opts) },
     config.block_size,
   );
+  par?.microBatchesPerRank(hp.globalBatchSize, hp.microBatchSize); // a batch that does not split
 
   // ---- data (training and validation) and tokenizer ----
   let data = opts.data?.length ? [...opts.data] : saved?.data ?? [];
@@ -239,9 +248,18 @@ export async function setup(opts: TrainOptions): Promise<Run> {
     );
     release.push(() => model.destroy());
     tokenizer ??= tokenizerPath;
-    const optimizer = new Optimizer(backend, paramSlots(model), hp);
+    const optimizer = par
+      ? par.createOptimizer(backend, model, hp)
+      : new Optimizer(backend, paramSlots(model), hp);
     release.push(() => optimizer.free());
-    if (resumed) await loadOptimizerState(optimizer, `${resumed.path}/${OPTIMIZER_FILE}`);
+    if (resumed) {
+      const path = `${resumed.path}/${OPTIMIZER_FILE}`;
+      if (optimizer instanceof ShardedOptimizer) await optimizer.loadState(path); // its slice, from any file
+      else await loadOptimizerState(optimizer, path);
+    }
+    // Everything checked. Data-parallel: every rank gets here, or every rank throws the first failure
+    // (naming its rank), before any rank writes.
+    par?.ready();
     return {
       out,
       config,
@@ -266,7 +284,8 @@ export async function setup(opts: TrainOptions): Promise<Run> {
 
 /** The loop: from the run's step to `maxSteps`, then the result. */
 async function fit(run: Run, opts: TrainOptions): Promise<TrainResult> {
-  const log = opts.log ?? ((s: string) => console.error(s));
+  const par = opts.parallel, writer = par?.writer ?? true;
+  const log = logger(opts);
   const { out, config, hp, model, optimizer, sampler } = run;
   const saved = run.resumed?.state;
   const startStep = saved?.step ?? 0;
@@ -281,7 +300,7 @@ async function fit(run: Run, opts: TrainOptions): Promise<TrainResult> {
   const elapsed = () => (saved?.elapsed ?? 0) + (performance.now() - t0) / 1000;
 
   // A data-parallel run gives every rank but the writing one a RunFiles that writes nothing.
-  const files = await RunFiles.open(run, opts.onCheckpointWrite);
+  const files = writer ? await RunFiles.open(run, opts.onCheckpointWrite) : RunFiles.inert(run);
   const state = (step: number): Omit<TrainerState, "files"> => ({
     step,
     tokens,
@@ -305,16 +324,31 @@ async function fit(run: Run, opts: TrainOptions): Promise<TrainResult> {
         `${accum > 1 ? ` (${accum} micro-batches of ${hp.microBatchSize})` : ""} → ${out}`
       : `${out}: already trained to step ${startStep} of ${hp.maxSteps}`,
   );
-  const bar = new Progress({ total: hp.maxSteps - startStep, label: "step", forceTty: opts.forceProgress });
-  let step = startStep;
+  if (par && startStep < hp.maxSteps) {
+    const mib = (par.optimizerBytes(model) / 2 ** 20).toFixed(2);
+    log(`${par.size} ranks; optimizer state ${mib} MiB a rank${par.shardOptimizer ? " (sharded)" : ""}`);
+  }
+  const bar = writer
+    ? new Progress({ total: hp.maxSteps - startStep, label: "step", forceTty: opts.forceProgress })
+    : null;
+  let step = startStep, stopped = false;
   try {
     for (; step < hp.maxSteps; step++) {
       // ---- one optimizer step ----
       const stepStart = performance.now();
       const lr = cosineLr(step, schedule);
-      const loss = await accumulateGradients(model, () => sampler.nextBatch(hp.microBatchSize), accum);
-      // (Data-parallel: all-reduce the gradients and the loss across ranks here.)
-      const { gradNorm, applied } = await applyGradients(optimizer, loss, lr);
+      // Data-parallel: every rank draws every micro-batch and trains those it owns.
+      const owns = par && ((i: number) => par.owns(i, accum));
+      const ownLoss = await accumulateGradients(
+        model,
+        () => sampler.nextBatch(hp.microBatchSize),
+        accum,
+        owns,
+      );
+      // Data-parallel: the gradients and the loss are summed across ranks here; every rank updates alike.
+      const { loss, gradNorm, applied } = par
+        ? await par.syncAndUpdate(model, optimizer, ownLoss, lr)
+        : await applyGradients(optimizer as Optimizer, ownLoss, lr); // one process: never sharded
       const seconds = (performance.now() - stepStart) / 1000;
       tokens += stepTokens;
       streak = applied ? 0 : streak + 1;
@@ -338,7 +372,7 @@ async function fit(run: Run, opts: TrainOptions): Promise<TrainResult> {
       }
       files.append(record);
       await opts.onStep?.(record);
-      bar.update(
+      bar?.update(
         step + 1 - startStep,
         `${step + 1}/${hp.maxSteps} loss ${fmt(loss)} ${fmtRate(record.tokens_per_sec)} tok/s`,
       );
@@ -351,7 +385,7 @@ async function fit(run: Run, opts: TrainOptions): Promise<TrainResult> {
 
       // ---- validation and checkpoints ----
       const last = step === hp.maxSteps - 1;
-      if (run.valSources.length > 0 && (last || every(hp.evalInterval, step))) {
+      if (writer && run.valSources.length > 0 && (last || every(hp.evalInterval, step))) {
         const { loss: valLoss } = await mixtureValidationLoss(model, run.valSources, {
           seqLen: hp.seqLen,
           batchSize: hp.microBatchSize,
@@ -364,15 +398,21 @@ async function fit(run: Run, opts: TrainOptions): Promise<TrainResult> {
       // A macrotask turn, so that signal listeners (and an AbortController's callers) run: on a CPU
       // backend every await above resolves as a microtask and would keep them waiting to the end.
       await new Promise((resolve) => setTimeout(resolve, 0));
-      const stop = opts.signal?.aborted ?? false;
-      if (last || every(hp.saveInterval, step) || stop) await files.save(model, optimizer, state(step + 1));
+      // Data-parallel: every rank stops after the same step, whichever got the signal.
+      const stop = stopped = par
+        ? par.agreeStop(opts.signal?.aborted ?? false)
+        : opts.signal?.aborted ?? false;
+      if (last || every(hp.saveInterval, step) || stop) {
+        await par?.beforeSave(optimizer); // every rank: a sharded optimizer gathers its moments to rank 0
+        await files.save(model, optimizer, state(step + 1));
+      }
       if (stop) {
         step++;
         break;
       }
     }
   } finally {
-    if (step > startStep) bar.done();
+    if (step > startStep) bar?.done();
     files.close();
   }
   const summary = await files.summary();
@@ -384,27 +424,29 @@ async function fit(run: Run, opts: TrainOptions): Promise<TrainResult> {
     tokens,
     seconds: elapsed(),
     ...summary,
-    ...(opts.signal?.aborted ? { interrupted: true as const } : {}),
+    ...(stopped ? { interrupted: true as const } : {}),
   };
 }
 
 /**
  * What a run writes into its directory: the metrics file and the checkpoints (the Deno file I/O of the
- * loop, at its edge). Opening it is the point after which the run directory is written.
+ * loop, at its edge). Opening it is the point after which the run directory is written. The ranks of a
+ * data-parallel run other than the writer get an {@link RunFiles.inert} one, which writes nothing.
  */
 class RunFiles {
   lastCheckpoint: string;
   savedStep: number;
   readonly #run: Run;
-  readonly #metrics: MetricsLog;
+  /** Null when inert (and then so is the lock). */
+  readonly #metrics: MetricsLog | null;
   readonly #onWrite?: (dir: string, step: number) => void | Promise<void>;
   readonly #tokenizerFrom?: string;
-  readonly #lock: RunDirLock;
+  readonly #lock: RunDirLock | null;
 
   private constructor(
     run: Run,
-    lock: RunDirLock,
-    metrics: MetricsLog,
+    lock: RunDirLock | null,
+    metrics: MetricsLog | null,
     onWrite?: (dir: string, step: number) => void | Promise<void>,
   ) {
     this.#run = run;
@@ -432,12 +474,21 @@ class RunFiles {
     }
   }
 
-  append(record: StepRecord | ValRecord): void {
-    this.#metrics.append(record);
+  /** Run files that write nothing: those of a data-parallel rank other than the writer. */
+  static inert(run: Run): RunFiles {
+    return new RunFiles(run, null, null);
   }
 
-  /** Writes the checkpoint of `state.step` (the metrics synced first, so they cover it). */
-  async save(model: Model, optimizer: Optimizer, state: Omit<TrainerState, "files">): Promise<void> {
+  append(record: StepRecord | ValRecord): void {
+    this.#metrics?.append(record);
+  }
+
+  /**
+   * Writes the checkpoint of `state.step` (the metrics synced first, so they cover it). A sharded
+   * optimizer writes the moments it gathered ({@link DataParallel.beforeSave}) in the plain format.
+   */
+  async save(model: Model, optimizer: ParallelOptimizer, state: Omit<TrainerState, "files">): Promise<void> {
+    if (!this.#metrics) return void (this.savedStep = state.step);
     await this.#metrics.sync();
     this.lastCheckpoint = await saveCheckpoint(
       this.#run.out,
@@ -445,7 +496,9 @@ class RunFiles {
       this.#run.hp.keepCheckpoints,
       async (dir) => {
         await saveHfCheckpoint(model, dir, { tokenizerFrom: this.#tokenizerFrom, ...this.#run.tokenIds });
-        await saveOptimizerState(optimizer, `${dir}/${OPTIMIZER_FILE}`);
+        const path = `${dir}/${OPTIMIZER_FILE}`;
+        if (optimizer instanceof ShardedOptimizer) await optimizer.saveState(path);
+        else await saveOptimizerState(optimizer, path);
         await this.#onWrite?.(dir, state.step);
       },
     );
@@ -453,13 +506,13 @@ class RunFiles {
   }
 
   close(): void {
-    this.#metrics.close();
-    this.#lock.release();
+    this.#metrics?.close();
+    this.#lock?.release();
   }
 
-  /** The first and last training losses and the last validation loss of the whole run. */
+  /** The first and last training losses and the last validation loss of the whole run (inert: none). */
   async summary(): Promise<Pick<TrainResult, "firstLoss" | "lastLoss" | "valLoss">> {
-    const all = await readMetrics(`${this.#run.out}/metrics.jsonl`);
+    const all = this.#metrics ? await readMetrics(`${this.#run.out}/metrics.jsonl`) : [];
     const losses = all.filter((r): r is StepRecord => "loss" in r && r.loss !== null);
     const vals = all.filter((r): r is ValRecord => "val_loss" in r);
     return {
@@ -468,6 +521,12 @@ class RunFiles {
       valLoss: vals.at(-1)?.val_loss ?? null,
     };
   }
+}
+
+/** Where messages go: `opts.log` or stderr; nowhere on a data-parallel rank other than the writer. */
+function logger(opts: TrainOptions): (line: string) => void {
+  if (opts.parallel && !opts.parallel.writer) return () => {};
+  return opts.log ?? ((s: string) => console.error(s));
 }
 
 /** The hyper-parameters among `opts` (those given, not undefined). */
