@@ -36,6 +36,15 @@ Deno.test("bench ratios: paired per round, summarised by median; a missing peer 
   assert.deepEqual(r["cpu.matmul"].rounds, [0.5, 0.9]);
   assert.equal(r["cpu.matmul"].median, 0.7);
   assert.deepEqual([r["cpu.train.a"].min, r["cpu.train.a"].max], [0.5, 1.2]);
+  const mpi = summarizeRatios([{
+    mpi: {
+      allreduce: { mpich: { "4MiB": { ratios: [0.9, 1.1, 1.3] } } },
+      train: { ratio_vs_1x1: [1.5, 1.7, 1.6], ratio_vs_1x2: [1.2] },
+    },
+  }, { mpi: { skipped: "no MPI launcher" } }]);
+  assert.deepEqual(Object.keys(mpi), ["mpi.allreduce.mpich.4MiB", "mpi.train.1x1", "mpi.train.1x2"]);
+  assert.equal(mpi["mpi.allreduce.mpich.4MiB"].median, 1.1);
+  assert.equal(mpi["mpi.train.1x1"].median, 1.6);
 });
 
 Deno.test("bench guard CLI: appends to the history and exits 1 on a regression", async () => {

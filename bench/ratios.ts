@@ -64,6 +64,21 @@ export function roundRatios(round: BenchRound): Record<string, number> {
       if (inner.length > 0) put(`tokenizer.byte_level.${b.tokenizer}.${b.text}`, median(inner as number[]));
     }
   }
+  // MPI: allreduce GB/s ours ÷ the same MPI from C, per family and size; 2 ranks ÷ 1 process tokens/s.
+  const mpi = round.mpi as Json | undefined;
+  if (mpi && !mpi.skipped) {
+    for (const [family, sizes] of Object.entries((mpi.allreduce ?? {}) as Record<string, Json>)) {
+      for (const [size, r] of Object.entries(sizes as Record<string, Json>)) {
+        const inner = ((r.ratios ?? []) as unknown[]).filter((x): x is number => typeof x === "number");
+        if (inner.length > 0) put(`mpi.allreduce.${family}.${size}`, median(inner));
+      }
+    }
+    const train = (mpi.train ?? {}) as Json;
+    for (const key of ["ratio_vs_1x1", "ratio_vs_1x2"]) {
+      const inner = ((train[key] ?? []) as unknown[]).filter((x): x is number => typeof x === "number");
+      if (inner.length > 0) put(`mpi.train.${key.slice("ratio_vs_".length)}`, median(inner));
+    }
+  }
   return out;
 }
 
