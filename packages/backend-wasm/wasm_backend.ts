@@ -38,10 +38,15 @@ import type {
   RopeShape,
   Tensor,
 } from "@tinyllama-ts/backend";
-import { contract as checks } from "@tinyllama-ts/backend";
+import { bf16ToF32, contract as checks } from "@tinyllama-ts/backend";
 import { core, defaultThreads, memory, useThreads } from "./_wasm_runtime.ts";
 
 const BYTES = 4; // f32 and i32 alike
+
+/** Bytes of one element: bf16 tensors take two (weights at half the memory). */
+function bytesOf(dtype: DType): number {
+  return dtype === "bf16" ? 2 : BYTES;
+}
 
 /** One allocation in linear memory: a lone tensor or a whole group. */
 class Region {
@@ -58,7 +63,7 @@ class WasmTensor implements Tensor {
     readonly region: Region,
   ) {}
   get byteEnd(): number {
-    return this.byteOffset + this.size * BYTES;
+    return this.byteOffset + this.size * bytesOf(this.dtype);
   }
 }
 
@@ -129,18 +134,19 @@ export class WasmBackend implements Backend {
 
   allocGroup(sizes: readonly number[], dtype: DType = "f32"): Tensor[] {
     sizes.forEach((size, i) => checks.checkDims("allocGroup", { [`sizes[${i}]`]: size }));
-    const total = sizes.reduce((a, b) => a + b, 0);
-    if (total * BYTES > 0xffff_0000) {
-      throw new UserError(`alloc: ${total} elements exceed the 4 GiB of wasm32`);
+    const total = sizes.reduce((a, b) => a + b, 0), elem = bytesOf(dtype);
+    // Rounded up to whole f32s: `zero` clears four bytes at a time.
+    const bytes = Math.ceil((total * elem) / BYTES) * BYTES;
+    if (bytes > 0xffff_0000) {
+      throw new UserError(`alloc: ${total} ${dtype} elements exceed the 4 GiB of wasm32`);
     }
-    const bytes = total * BYTES;
     const ptr = core.alloc(bytes);
     const region = new Region(this, ptr, bytes);
     this.#regions.add(region);
     let offset = ptr;
     return sizes.map((size) => {
       const t = new WasmTensor(size, dtype, offset, region);
-      offset += size * BYTES;
+      offset += size * elem;
       return t;
     });
   }
@@ -152,16 +158,14 @@ export class WasmBackend implements Backend {
     core.free(region.ptr, region.bytes);
   }
 
-  write(t: Tensor, data: Float32Array | Int32Array, offset = 0): void {
+  write(t: Tensor, data: Float32Array | Int32Array | Uint16Array, offset = 0): void {
     const w = this.#own(t);
     if (!Number.isInteger(offset) || offset < 0 || offset + data.length > t.size) {
       throw new UserError(
         `write: ${data.length} elements at offset ${offset} overflow a tensor of ${t.size}`,
       );
     }
-    if ((t.dtype === "i32") !== (data instanceof Int32Array)) {
-      throw new UserError(`write: ${data.constructor.name} data into a ${t.dtype} tensor`);
-    }
+    checks.checkWriteData(t, data);
     this.#view(w, offset, data.length).set(data);
   }
 
@@ -176,7 +180,8 @@ export class WasmBackend implements Backend {
       ) {
         throw new UserError(`read: ${length} elements at offset ${offset} exceed ${t.size}`);
       }
-      return Promise.resolve(this.#view(w, offset, length).slice());
+      const view = this.#view(w, offset, length);
+      return Promise.resolve(view instanceof Uint16Array ? bf16ToF32(view) : view.slice());
     } catch (e) {
       return Promise.reject(e);
     }
@@ -184,6 +189,10 @@ export class WasmBackend implements Backend {
 
   zero(t: Tensor): void {
     const w = this.#own(t);
+    if (w.dtype === "bf16") {
+      this.#view(w, 0, w.size).fill(0); // may start or end mid-f32: the core zeroes whole f32s
+      return;
+    }
     core.zero(w.byteOffset, w.byteEnd - w.byteOffset);
   }
 
@@ -194,8 +203,8 @@ export class WasmBackend implements Backend {
     if (dstOffset + n > dst.size || srcOffset + n > src.size) {
       throw new UserError(`copy: ${n} elements overflow (dst ${dst.size}, src ${src.size})`);
     }
-    const from = s.byteOffset + srcOffset * BYTES;
-    new Uint8Array(this.#memory.buffer).copyWithin(d.byteOffset + dstOffset * BYTES, from, from + n * BYTES);
+    const elem = bytesOf(src.dtype), from = s.byteOffset + srcOffset * elem;
+    new Uint8Array(this.#memory.buffer).copyWithin(d.byteOffset + dstOffset * elem, from, from + n * elem);
   }
 
   // ---- embedding ----
@@ -203,10 +212,12 @@ export class WasmBackend implements Backend {
   embeddingForward(out: Tensor, table: Tensor, ids: Tensor, n: number, c: number): void {
     const op = "embeddingForward";
     checks.checkEmbeddingForward(out, table, ids, n, c);
-    // The core reads the table as f32 through a raw pointer; the other backends' own accessors say so.
-    checks.checkTensor(op, "table", table, 0);
+    // The core reads the table as f32 (or bf16) through a raw pointer; the other backends' own
+    // accessors say so.
+    checks.checkTensor(op, "table", table, 0, ["f32", "bf16"]);
     this.#disjoint(op, [["out", out]], [["table", table], ["ids", ids]]);
-    const bad = core.embedding_forward(this.#ptr(out), this.#ptr(table), table.size, this.#ptr(ids), n, c);
+    const embed = table.dtype === "bf16" ? core.embedding_forward_bf16 : core.embedding_forward;
+    const bad = embed(this.#ptr(out), this.#ptr(table), table.size, this.#ptr(ids), n, c);
     if (bad >= 0) this.#badId(op, ids, bad, table.size, c);
   }
 
@@ -285,7 +296,8 @@ export class WasmBackend implements Backend {
     const op = "matmulForward";
     checks.checkMatmulForward(out, x, w, n, k, m);
     this.#disjoint(op, [["out", out]], [["x", x], ["w", w]]);
-    core.matmul_forward(this.#ptr(out), this.#ptr(x), this.#ptr(w), n, k, m);
+    const matmul = w.dtype === "bf16" ? core.matmul_forward_bf16 : core.matmul_forward;
+    matmul(this.#ptr(out), this.#ptr(x), this.#ptr(w), n, k, m);
   }
 
   matmulBackward(
@@ -543,8 +555,9 @@ export class WasmBackend implements Backend {
     return this.#own(t).byteOffset;
   }
 
-  #view(t: WasmTensor, offset: number, length: number): Float32Array | Int32Array {
-    const at = t.byteOffset + offset * BYTES;
+  #view(t: WasmTensor, offset: number, length: number): Float32Array | Int32Array | Uint16Array {
+    const at = t.byteOffset + offset * bytesOf(t.dtype);
+    if (t.dtype === "bf16") return new Uint16Array(this.#memory.buffer, at, length);
     return t.dtype === "f32"
       ? new Float32Array(this.#memory.buffer, at, length)
       : new Int32Array(this.#memory.buffer, at, length);

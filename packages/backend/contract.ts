@@ -8,10 +8,27 @@
 import { UserError } from "@tinyllama-ts/cli";
 import type { AttentionShape, Backend, DType, RopeShape, Tensor } from "./backend.ts";
 
-/** Throws unless `t` holds at least `size` elements of `dtype`. */
-export function checkTensor(op: string, name: string, t: Tensor, size: number, dtype: DType = "f32"): void {
-  if (t.dtype !== dtype) throw new UserError(`${op}: ${name} must be ${dtype}, got ${t.dtype}`);
+/** Throws unless `t` holds at least `size` elements of `dtype` (or of one of several). */
+export function checkTensor(
+  op: string,
+  name: string,
+  t: Tensor,
+  size: number,
+  dtype: DType | readonly DType[] = "f32",
+): void {
+  const ok = typeof dtype === "string" ? t.dtype === dtype : dtype.includes(t.dtype);
+  if (!ok) {
+    throw new UserError(`${op}: ${name} must be ${[dtype].flat().join(" or ")}, got ${t.dtype}`);
+  }
   if (t.size < size) throw new UserError(`${op}: ${name} has ${t.size} elements, the shape needs ${size}`);
+}
+
+/** Throws unless `data` is what `t` is written with: Int32Array for i32, Uint16Array (bits) for bf16. */
+export function checkWriteData(t: Tensor, data: Float32Array | Int32Array | Uint16Array): void {
+  const want = t.dtype === "i32" ? Int32Array : t.dtype === "bf16" ? Uint16Array : Float32Array;
+  if (!(data instanceof want)) {
+    throw new UserError(`write: ${data.constructor.name} data into a ${t.dtype} tensor`);
+  }
 }
 
 /** Throws unless every value is a non-negative integer. */
@@ -119,7 +136,7 @@ export function checkMatmulForward(...[out, x, w, n, k, m]: Parameters<Backend["
   checkDims(op, { n, k, m });
   checkTensor(op, "out", out, n * m);
   checkTensor(op, "x", x, n * k);
-  checkTensor(op, "w", w, m * k);
+  checkTensor(op, "w", w, m * k, ["f32", "bf16"]);
 }
 
 /** `matmulBackward`'s contract: `dout` `[n, m]`, `x` and `dx` (when wanted) `[n, k]`, `w` and `dw` `[m, k]`. */

@@ -27,8 +27,10 @@ import type {
   Tensor,
 } from "./backend.ts";
 import * as checks from "./contract.ts";
+import { checkWriteData } from "./contract.ts";
+import { bf16ToF32 } from "./bf16.ts";
 
-/** A reference tensor: f32 tensors are held in f64, i32 tensors in i32. */
+/** A reference tensor: f32 and bf16 tensors are held in f64, i32 tensors in i32. */
 class ReferenceTensor implements Tensor {
   readonly size: number;
   readonly dtype: DType;
@@ -36,7 +38,7 @@ class ReferenceTensor implements Tensor {
   constructor(size: number, dtype: DType) {
     this.size = size;
     this.dtype = dtype;
-    this.data = dtype === "f32" ? new Float64Array(size) : new Int32Array(size);
+    this.data = dtype === "i32" ? new Int32Array(size) : new Float64Array(size);
   }
 }
 
@@ -77,17 +79,15 @@ export class ReferenceBackend implements Backend {
     // Garbage collection releases the storage.
   }
 
-  write(t: Tensor, data: Float32Array | Int32Array, offset = 0): void {
+  write(t: Tensor, data: Float32Array | Int32Array | Uint16Array, offset = 0): void {
     const dst = this.#own(t).data;
     if (offset < 0 || offset + data.length > t.size) {
       throw new UserError(
         `write: ${data.length} elements at offset ${offset} overflow a tensor of ${t.size}`,
       );
     }
-    if ((t.dtype === "i32") !== (data instanceof Int32Array)) {
-      throw new UserError(`write: ${data.constructor.name} data into a ${t.dtype} tensor`);
-    }
-    dst.set(data, offset);
+    checkWriteData(t, data);
+    dst.set(data instanceof Uint16Array ? bf16ToF32(data) : data, offset);
   }
 
   read(t: Tensor, offset?: number, length?: number): Promise<Float32Array | Int32Array> {
@@ -98,7 +98,7 @@ export class ReferenceBackend implements Backend {
       return Promise.reject(new UserError(`read: ${length} elements at offset ${offset} exceed ${t.size}`));
     }
     const part = src.subarray(offset, offset + length);
-    return Promise.resolve(t.dtype === "f32" ? Float32Array.from(part) : Int32Array.from(part));
+    return Promise.resolve(t.dtype === "i32" ? Int32Array.from(part) : Float32Array.from(part));
   }
 
   /**

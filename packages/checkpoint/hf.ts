@@ -19,7 +19,7 @@
  */
 import { exists, UserError, writeFileAtomic } from "@tinyllama-ts/cli";
 import type { Backend } from "@tinyllama-ts/backend";
-import { headSize, Model, type ModelConfig, parseConfig } from "@tinyllama-ts/model";
+import { headSize, Model, type ModelConfig, parseConfig, type WeightDType } from "@tinyllama-ts/model";
 import { type FloatDType, openSafetensors, writeSafetensorsCheckpoint } from "./safetensors.ts";
 
 /** Everything of a `config.json` that is not in {@link ModelConfig} but a checkpoint keeps. */
@@ -216,11 +216,22 @@ export interface LoadedCheckpoint {
   tokenizerPath: string | null;
 }
 
+/** Options of {@link loadHfCheckpoint}. */
+export interface LoadOptions {
+  /**
+   * How the model holds its weights ({@link WeightDType}): `"f32"` (default; what training needs),
+   * `"bf16"` (f32 or f16 tensors of the file are rounded to nearest even), or `"auto"`: bf16 when every
+   * matrix of the file is stored BF16 (then nothing is rounded and the model is the file's exactly, at
+   * half the memory), else f32.
+   */
+  weightDtype?: WeightDType | "auto";
+}
+
 /**
  * Reads `dir/config.json` and its safetensors into a new {@link Model} on `backend`. Every tensor the
  * config implies must be present with that shape and an F32/BF16/F16 dtype; an extra tensor is an
  * error (old `rotary_emb.inv_freq` buffers excepted). Errors are {@link UserError}s naming the file
- * and tensor.
+ * and tensor. BF16 tensors go into bf16 parameters as their bits, unconverted.
  *
  * @example
  * ```ts
@@ -230,7 +241,11 @@ export interface LoadedCheckpoint {
  * console.log(model.config.n_layer, tokenizerPath); // 2 "tests/fixtures/model/gqa_a/tokenizer.model"
  * ```
  */
-export async function loadHfCheckpoint(dir: string, backend: Backend): Promise<LoadedCheckpoint> {
+export async function loadHfCheckpoint(
+  dir: string,
+  backend: Backend,
+  opts: LoadOptions = {},
+): Promise<LoadedCheckpoint> {
   const configPath = `${dir}/config.json`;
   let text: string;
   try {
@@ -250,7 +265,24 @@ export async function loadHfCheckpoint(dir: string, backend: Backend): Promise<L
   const name = dir.replace(/\/+$/, "").split("/").pop() || "hf";
   const { config, extras } = configFromHf(json, configPath, name);
   const st = await openSafetensors(dir);
-  const model = new Model(backend, config);
+  let weightDtype = opts.weightDtype ?? "f32";
+  if (weightDtype === "auto") {
+    const mats = st.names().filter((n) => st.info(n).shape.length === 2);
+    weightDtype = mats.length > 0 && mats.every((n) => st.info(n).dtype === "BF16") ? "bf16" : "f32";
+  }
+  let model: Model;
+  try {
+    model = new Model(backend, config, { weightDtype });
+  } catch (e) {
+    st.close();
+    if (e instanceof UserError && weightDtype === "f32" && /exceed/.test(e.message)) {
+      throw new UserError(
+        `${dir}: the f32 weights do not fit the ${backend.info.name} backend (${e.message}); ` +
+          `hold them as bf16 (--weights bf16)`,
+      );
+    }
+    throw e;
+  }
   try {
     const expected = new Set(model.names);
     for (const n of st.names()) {
@@ -271,7 +303,8 @@ export async function loadHfCheckpoint(dir: string, backend: Backend): Promise<L
           `${info.file}: tensor "${tensorName}" has shape [${info.shape}], ${configPath} implies [${shape}]`,
         );
       }
-      model.writeParam(i, await st.read(tensorName));
+      if (info.dtype === "BF16") model.writeParam(i, bf16Bits(await st.readRaw(tensorName)));
+      else model.writeParam(i, await st.read(tensorName));
     }
   } catch (e) {
     model.destroy();
@@ -287,6 +320,12 @@ export async function loadHfCheckpoint(dir: string, backend: Backend): Promise<L
     }
   }
   return { model, config, extras, tokenizerPath };
+}
+
+/** Little-endian BF16 bytes as bf16 bits (copied when the bytes are not 2-aligned). */
+function bf16Bits(raw: Uint8Array): Uint16Array {
+  if (raw.byteOffset % 2 !== 0) raw = raw.slice();
+  return new Uint16Array(raw.buffer, raw.byteOffset, raw.byteLength / 2);
 }
 
 /** Options of {@link saveHfCheckpoint}. */

@@ -29,4 +29,4 @@ export type {
   WriteOptions,
 } from "./safetensors.ts";
 export { configFromHf, configToHf, loadHfCheckpoint, saveHfCheckpoint, TOKENIZER_FILES } from "./hf.ts";
-export type { HfDType, HfExtras, LoadedCheckpoint, SaveOptions } from "./hf.ts";
+export type { HfDType, HfExtras, LoadedCheckpoint, LoadOptions, SaveOptions } from "./hf.ts";

@@ -20,6 +20,15 @@ export {
   resolveConfig,
 } from "./config.ts";
 export { KVCache, Model, paramSpecs } from "./model.ts";
-export type { ForwardOptions, ForwardResult, InitScheme, LayerWeights, ParamSpec, Weights } from "./model.ts";
+export type {
+  ForwardOptions,
+  ForwardResult,
+  InitScheme,
+  LayerWeights,
+  ModelOptions,
+  ParamSpec,
+  WeightDType,
+  Weights,
+} from "./model.ts";
 export { generate, nextToken, samplingProbs } from "./generate.ts";
 export type { GenerateOptions, SamplingOptions } from "./generate.ts";

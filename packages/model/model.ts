@@ -21,6 +21,7 @@
  */
 import { UserError } from "@tinyllama-ts/cli";
 import type { AttentionShape, Backend, RopeShape, Tensor } from "@tinyllama-ts/backend";
+import { bf16ToF32, f32ToBf16 } from "@tinyllama-ts/backend";
 import { headSize, type ModelConfig } from "./config.ts";
 import { Random } from "@tinyllama-ts/random";
 
@@ -81,6 +82,20 @@ export function paramSpecs(c: ModelConfig): ParamSpec[] {
   }
   specs.push({ name: "model.norm.weight", shape: [C] }, { name: "lm_head.weight", shape: [c.vocab_size, C] });
   return specs;
+}
+
+/**
+ * How the weights are held: `"f32"` (training and everything else), or `"bf16"`: the embedding, every
+ * linear weight and the head as bf16 on the backend (half the memory, and half the memory traffic of
+ * decoding), the norms in f32. A bf16 model evaluates and generates (the matmuls widen the weights
+ * exactly, so it computes what an f32 model with the same values computes); it does not train.
+ */
+export type WeightDType = "f32" | "bf16";
+
+/** Options of the {@link Model} constructor. */
+export interface ModelOptions {
+  /** See {@link WeightDType} (default `"f32"`). */
+  weightDtype?: WeightDType;
 }
 
 /** Weight initialisations; both seeded, both with norms at one. */
@@ -208,6 +223,10 @@ export class Model {
   readonly weights: Weights;
   /** Total number of parameters. */
   readonly numParams: number;
+  /** How the weights are held (see {@link WeightDType}). */
+  readonly weightDtype: WeightDType;
+  /** The first tensor of each parameter group (one group, or the f32 and the bf16 one). */
+  readonly #paramGroups: Tensor[];
 
   #grads: Tensor[] | null = null;
   #gradWeights: Weights | null = null;
@@ -218,13 +237,28 @@ export class Model {
   #pending: { b: number; t: number } | null = null;
 
   /** Allocates zeroed parameters; call {@link init} or load a checkpoint into them. */
-  constructor(backend: Backend, config: ModelConfig) {
+  constructor(backend: Backend, config: ModelConfig, opts: ModelOptions = {}) {
     this.backend = backend;
     this.config = config;
     const specs = paramSpecs(config);
     this.names = specs.map((s) => s.name);
     this.shapes = specs.map((s) => s.shape);
-    this.params = backend.allocGroup(specs.map((s) => numel(s.shape)));
+    this.weightDtype = opts.weightDtype ?? "f32";
+    if (this.weightDtype === "f32") {
+      this.params = backend.allocGroup(specs.map((s) => numel(s.shape)));
+      this.#paramGroups = [this.params[0]];
+    } else if (this.weightDtype === "bf16") {
+      // The norms (vectors) stay f32; the matrices go into one bf16 group.
+      const isNorm = this.names.map((n) => n.endsWith("norm.weight"));
+      const sizes = specs.map((s) => numel(s.shape));
+      const norms = backend.allocGroup(sizes.filter((_, i) => isNorm[i]));
+      const mats = backend.allocGroup(sizes.filter((_, i) => !isNorm[i]), "bf16");
+      let a = 0, b = 0;
+      this.params = isNorm.map((norm) => norm ? norms[a++] : mats[b++]);
+      this.#paramGroups = [norms[0], mats[0]];
+    } else {
+      throw new UserError(`unknown weight dtype "${this.weightDtype}" (f32, bf16)`);
+    }
     this.weights = weightsOf(this.params, config.n_layer);
     this.numParams = this.params.reduce((a, t) => a + t.size, 0);
   }
@@ -244,6 +278,9 @@ export class Model {
   }
 
   #ensureGrads(): Weights {
+    if (this.weightDtype !== "f32") {
+      throw new UserError("a model with bf16 weights evaluates and generates; training needs f32 weights");
+    }
     if (!this.#grads || !this.#gradWeights) {
       this.#grads = this.backend.allocGroup(this.shapes.map(numel));
       this.#gradWeights = weightsOf(this.#grads, this.config.n_layer);
@@ -273,7 +310,7 @@ export class Model {
     for (let i = 0; i < this.params.length; i++) {
       const name = this.names[i], t = this.params[i];
       if (name.endsWith("norm.weight")) {
-        this.backend.write(t, new Float32Array(t.size).fill(1));
+        this.#writeAt(t, new Float32Array(t.size).fill(1), 0);
         continue;
       }
       let std = 0.02;
@@ -282,7 +319,7 @@ export class Model {
         std = residual ? 1 / Math.sqrt(c.n_embd) / c.n_layer : Math.sqrt(2 / 5 / c.n_embd);
       }
       for (let off = 0; off < t.size; off += chunk) {
-        this.backend.write(t, rng.fillNormal(new Float32Array(Math.min(chunk, t.size - off)), std), off);
+        this.#writeAt(t, rng.fillNormal(new Float32Array(Math.min(chunk, t.size - off)), std), off);
       }
     }
   }
@@ -317,6 +354,7 @@ export class Model {
     checkIds("input", inputs, c.vocab_size);
     const n = b * t, C = c.n_embd, V = c.vocab_size;
     const grad = targets !== null && (opts.grad ?? true);
+    if (grad) this.#ensureGrads(); // a bf16 model says it cannot train before any work
     this.#pending = null;
     const a = grad ? this.#trainActs(n) : this.#inferActs(n);
     be.write(a.ids, inputs);
@@ -497,21 +535,32 @@ export class Model {
     return (await this.backend.read(this.grads[i])) as Float32Array;
   }
 
-  /** Sets parameter `i` (or the one named so) from host data of exactly its size. */
-  writeParam(nameOrIndex: string | number, data: Float32Array): void {
+  /**
+   * Sets parameter `i` (or the one named so) from host data of exactly its size: f32 values, or bf16
+   * bits (`Uint16Array`, widened exactly for an f32 parameter). f32 values into a bf16 parameter are
+   * rounded to nearest even.
+   */
+  writeParam(nameOrIndex: string | number, data: Float32Array | Uint16Array): void {
     const i = typeof nameOrIndex === "number" ? nameOrIndex : this.indexOf(nameOrIndex);
     if (data.length !== this.params[i].size) {
       throw new UserError(
         `${this.names[i]}: ${data.length} values for a parameter of ${this.params[i].size}`,
       );
     }
-    this.backend.write(this.params[i], data);
+    this.#writeAt(this.params[i], data, 0);
+  }
+
+  /** Writes f32 values or bf16 bits into a parameter, converting to its dtype. */
+  #writeAt(t: Tensor, data: Float32Array | Uint16Array, offset: number): void {
+    if (t.dtype === "bf16" && data instanceof Float32Array) data = f32ToBf16(data);
+    else if (t.dtype !== "bf16" && data instanceof Uint16Array) data = bf16ToF32(data);
+    this.backend.write(t, data, offset);
   }
 
   /** Releases every tensor of the model (not the backend). */
   destroy(): void {
     const be = this.backend;
-    be.free(this.params[0]);
+    for (const g of this.#paramGroups) be.free(g);
     if (this.#grads) be.free(this.#grads[0]);
     this.#freeActs(this.#acts);
     this.#freeActs(this.#infer);
