@@ -6,6 +6,9 @@
  *   PyTorch (`bench/torch_peer.py`, when a Python with torch is found) on the same two threads.
  * - Tokenizer: encode throughput beside llama-tokenizer-js.
  * - Data: `prepare` throughput (MB/s of raw text).
+ * - 1b: TinyLlama-1.1B on the CPU (bf16 weights): prefill and decode tokens/s and peak RSS beside
+ *   transformers in float32 and bfloat16 on the same two threads (`one_b_bench.ts`; the peers need the
+ *   Python with torch, which this passes on as `TINYLLAMA_BENCH_PYTHON`).
  *
  * Each part runs as its own subprocess with its own permissions and prints one JSON object as its last
  * stdout line. The whole set runs `--rounds` times (default 3), ours and the peer back to back in each
@@ -36,6 +39,11 @@ const PARTS: Part[] = [
   { name: "cpu", script: "cpu_bench.ts", permissions: ["--allow-read", "--allow-env"] },
   { name: "tokenizer", script: "tokenizer_bench.ts", permissions: ["--allow-read"], args: ["--json"] },
   { name: "data", script: "data_bench.ts", permissions: ["--allow-read", "--allow-write"] },
+  {
+    name: "1b",
+    script: "one_b_bench.ts",
+    permissions: ["--allow-read", "--allow-write", "--allow-run", "--allow-env"],
+  },
 ];
 
 /** The two configs of the CPU speed issue: GQA 8/2, d 256, 6 layers, FFN 688, seq 256, micro-batch 8. */
@@ -103,7 +111,7 @@ await runMain(async () => {
   for (const name of only ?? []) {
     if (!PARTS.some((p) => p.name === name)) throw new UserError(`--only: unknown part "${name}"`);
   }
-  const py = !only || only.has("cpu") ? await findTorchPython(values.python) : null;
+  const py = !only || only.has("cpu") || only.has("1b") ? await findTorchPython(values.python) : null;
   if ((!only || only.has("cpu")) && py === null) {
     console.log("PyTorch not found (set TINYLLAMA_BENCH_PYTHON): the CPU numbers below are ours alone.");
   }
@@ -120,6 +128,7 @@ await runMain(async () => {
         ...part.permissions,
         `${here}${part.script}`,
         ...(part.args ?? []),
+        ...(part.name === "1b" && py !== null ? ["--python", py] : []),
       ]);
       if (part.name === "cpu" && py !== null) {
         // The peer runs right after ours, in the same round, so that both see the same machine.
@@ -136,6 +145,7 @@ await runMain(async () => {
     if (result.cpu) printCpuTable(result.cpu as Json, (result.torch ?? null) as Json | null);
     if (result.tokenizer) printTokenizer(result.tokenizer as Json);
     if (result.data) printData(result.data as Json);
+    if (result["1b"]) printOneB(result["1b"] as Json);
     results.push(result);
   }
   const ratios = summarizeRatios(results);
@@ -188,6 +198,19 @@ function printTokenizer(t: Json): void {
       `${fmt(Number(theirs?.tokens_per_second) / 1e6, 2)}M tok/s, ratio ` +
       `${fmt(ratio(ours?.tokens_per_second, theirs?.tokens_per_second))}x`,
   );
+}
+
+function printOneB(r: Json): void {
+  const ours = (r.ours ?? {}) as Json;
+  for (const dtype of ["float32", "bfloat16"]) {
+    const t = (r[`torch_${dtype}`] ?? {}) as Json;
+    console.log(
+      `1b vs transformers ${dtype}: prefill ${fmt(ours.prefill_tokens_per_sec)} / ${
+        fmt(t.prefill_tokens_per_sec)
+      } tok/s, decode ${fmt(ours.decode_tokens_per_sec, 2)} / ${fmt(t.decode_tokens_per_sec, 2)} tok/s, ` +
+        `peak RSS ${fmt(ours.peak_rss_mb, 0)} / ${fmt(t.peak_rss_mb, 0)} MB`,
+    );
+  }
 }
 
 function printData(d: Json): void {

@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { optIn } from "@tinyllama-ts/cli";
+import { fmix32 } from "@tinyllama-ts/random";
 import { type Backend, ReferenceBackend } from "@tinyllama-ts/backend";
 import {
   configFromHf,
@@ -49,12 +50,7 @@ function tinyllamaShapeWeight(index: number, name: string, size: number, seed: n
   const base = (Math.imul(index + 1, 0x85ebca77) + seed) >>> 0;
   const norm = name.endsWith("norm.weight");
   for (let i = 0; i < size; i++) {
-    let h = (Math.imul(i, 0x9e3779b1) + base) >>> 0;
-    h ^= h >>> 16;
-    h = Math.imul(h, 0x85ebca6b) >>> 0;
-    h ^= h >>> 13;
-    h = Math.imul(h, 0xc2b2ae35) >>> 0;
-    h = (h ^ (h >>> 16)) >>> 0;
+    const h = fmix32((Math.imul(i, 0x9e3779b1) + base) >>> 0);
     out[i] = norm ? 1 + ((h % 127) - 63) / 128 : ((h % 255) - 127) / 2048;
   }
   return out;

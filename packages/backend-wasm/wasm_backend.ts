@@ -48,10 +48,19 @@ function bytesOf(dtype: DType): number {
   return dtype === "bf16" ? 2 : BYTES;
 }
 
-/** One allocation in linear memory: a lone tensor or a whole group. */
+/**
+ * The largest one allocation of the core: Rust's allocator takes sizes up to `isize::MAX`, 2 GiB on
+ * wasm32 (less the alignment).
+ */
+const MAX_REGION_BYTES = 2 ** 31 - 64;
+
+/**
+ * One allocation call in linear memory: a lone tensor or a whole group, in one part, or in several
+ * when the group is over {@link MAX_REGION_BYTES} (then each part holds whole tensors).
+ */
 class Region {
   freed = false;
-  constructor(readonly owner: WasmBackend, readonly ptr: number, readonly bytes: number) {}
+  constructor(readonly owner: WasmBackend, readonly parts: readonly { ptr: number; bytes: number }[]) {}
 }
 
 /** A tensor: `size` elements at `byteOffset` inside a {@link Region}. */
@@ -110,7 +119,7 @@ export class WasmBackend implements Backend {
       name: "wasm",
       device: `WebAssembly SIMD128, ${threads} thread${threads === 1 ? "" : "s"}`,
       gpu: false,
-      maxTensorElements: Math.floor(0xffff_0000 / BYTES),
+      maxTensorElements: Math.floor(MAX_REGION_BYTES / BYTES),
     };
   }
 
@@ -135,18 +144,32 @@ export class WasmBackend implements Backend {
   allocGroup(sizes: readonly number[], dtype: DType = "f32"): Tensor[] {
     sizes.forEach((size, i) => checks.checkDims("allocGroup", { [`sizes[${i}]`]: size }));
     const total = sizes.reduce((a, b) => a + b, 0), elem = bytesOf(dtype);
-    // Rounded up to whole f32s: `zero` clears four bytes at a time.
-    const bytes = Math.ceil((total * elem) / BYTES) * BYTES;
-    if (bytes > 0xffff_0000) {
+    if (total * elem > 0xffff_0000) {
       throw new UserError(`alloc: ${total} ${dtype} elements exceed the 4 GiB of wasm32`);
     }
-    const ptr = core.alloc(bytes);
-    const region = new Region(this, ptr, bytes);
+    // Consecutive tensors go into one part while it stays under the core's 2 GiB allocation limit.
+    const partOf: number[] = [], partElems: number[] = [];
+    for (const [i, size] of sizes.entries()) {
+      if (size * elem > MAX_REGION_BYTES) {
+        throw new UserError(`alloc: sizes[${i}] (${size} ${dtype} elements) exceeds one 2 GiB wasm32 region`);
+      }
+      const last = partElems.length - 1;
+      if (last >= 0 && (partElems[last] + size) * elem <= MAX_REGION_BYTES) partElems[last] += size;
+      else partElems.push(size);
+      partOf.push(partElems.length - 1);
+    }
+    if (partElems.length === 0) partElems.push(0);
+    // Rounded up to whole f32s: `zero` clears four bytes at a time.
+    const parts = partElems.map((n) => {
+      const bytes = Math.ceil((n * elem) / BYTES) * BYTES;
+      return { ptr: core.alloc(bytes), bytes };
+    });
+    const region = new Region(this, parts);
     this.#regions.add(region);
-    let offset = ptr;
-    return sizes.map((size) => {
-      const t = new WasmTensor(size, dtype, offset, region);
-      offset += size * elem;
+    const offsets = parts.map((p) => p.ptr);
+    return sizes.map((size, i) => {
+      const t = new WasmTensor(size, dtype, offsets[partOf[i]], region);
+      offsets[partOf[i]] += size * elem;
       return t;
     });
   }
@@ -155,7 +178,7 @@ export class WasmBackend implements Backend {
     const { region } = this.#own(t);
     region.freed = true;
     this.#regions.delete(region);
-    core.free(region.ptr, region.bytes);
+    for (const p of region.parts) core.free(p.ptr, p.bytes);
   }
 
   write(t: Tensor, data: Float32Array | Int32Array | Uint16Array, offset = 0): void {
@@ -536,7 +559,7 @@ export class WasmBackend implements Backend {
   destroy(): void {
     for (const region of this.#regions) {
       region.freed = true;
-      core.free(region.ptr, region.bytes);
+      for (const p of region.parts) core.free(p.ptr, p.bytes);
     }
     this.#regions.clear();
   }
