@@ -564,6 +564,12 @@ export class WasmBackend implements Backend {
     this.#regions.clear();
   }
 
+  view(t: Tensor, offset: number, size: number): Tensor {
+    checks.checkView(t, offset, size);
+    const w = this.#own(t);
+    return new WasmTensor(size, w.dtype, w.byteOffset + offset * bytesOf(w.dtype), w.region);
+  }
+
   // ---- helpers ----
 
   #own(t: Tensor): WasmTensor {

@@ -724,6 +724,13 @@ export class WebGpuBackend implements Backend {
     this.#queue.device.destroy();
   }
 
+  view(t: Tensor, offset: number, size: number): Tensor {
+    checks.checkView(t, offset, size);
+    const g = this.#own(t);
+    const host = g.host ? g.host.subarray(offset, offset + size) : null;
+    return new GpuTensor(size, g.dtype, g.buffer, g.offset + offset, g.allocation, host);
+  }
+
   // ---- helpers ----
 
   #own(t: Tensor): GpuTensor {

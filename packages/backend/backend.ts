@@ -228,4 +228,13 @@ export interface Backend {
 
   /** Waits for queued work and releases everything. */
   destroy(): void;
+
+  // ---- views ----
+  /**
+   * Elements `[offset, offset + size)` of `t` as a tensor of their own that shares `t`'s storage (no
+   * copy), so that an op runs on a block of rows of a larger tensor (the model's chunked loss). Valid
+   * while `t` is; never freed itself (free `t`). A view and the tensor it is cut from are the same
+   * memory: an op must not get both as operands that it writes.
+   */
+  view(t: Tensor, offset: number, size: number): Tensor;
 }

@@ -260,3 +260,11 @@ export function checkClipFactor(...[s, normSq]: Parameters<Backend["clipFactor"]
   checkTensor("clipFactor", "s", s, 1);
   checkTensor("clipFactor", "normSq", normSq, 1);
 }
+
+/** `view`'s contract: `[offset, offset + size)` inside `t`. */
+export function checkView(...[t, offset, size]: Parameters<Backend["view"]>): void {
+  checkDims("view", { offset, size });
+  if (offset + size > t.size) {
+    throw new UserError(`view: elements [${offset}, ${offset + size}) outside a tensor of ${t.size}`);
+  }
+}

@@ -35,10 +35,10 @@ class ReferenceTensor implements Tensor {
   readonly size: number;
   readonly dtype: DType;
   readonly data: Float64Array | Int32Array;
-  constructor(size: number, dtype: DType) {
+  constructor(size: number, dtype: DType, data?: Float64Array | Int32Array) {
     this.size = size;
     this.dtype = dtype;
-    this.data = dtype === "i32" ? new Int32Array(size) : new Float64Array(size);
+    this.data = data ?? (dtype === "i32" ? new Int32Array(size) : new Float64Array(size));
   }
 }
 
@@ -466,6 +466,11 @@ export class ReferenceBackend implements Backend {
   }
 
   destroy(): void {}
+
+  view(t: Tensor, offset: number, size: number): Tensor {
+    checks.checkView(t, offset, size);
+    return new ReferenceTensor(size, t.dtype, this.#own(t).data.subarray(offset, offset + size));
+  }
 
   // ---- helpers ----
 

@@ -96,6 +96,12 @@ export type WeightDType = "f32" | "bf16";
 export interface ModelOptions {
   /** See {@link WeightDType} (default `"f32"`). */
   weightDtype?: WeightDType;
+  /**
+   * Rows per block of the training forward's fused head and loss (default 256): the head's matmul,
+   * the cross-entropy and the head's backward run block by block, so that only `rows × V` logits
+   * exist at once, never all `B·T × V`.
+   */
+  lossChunkRows?: number;
 }
 
 /** Weight initialisations; both seeded, both with norms at one. */
@@ -105,7 +111,10 @@ export type InitScheme = "hf" | "tinyllama";
 export interface ForwardOptions {
   /** Rows of the batch; `inputs.length / batch` is the sequence length (default 1). */
   batch?: number;
-  /** Also return the logits `[B·T, V]` (read back before the loss overwrites them). */
+  /**
+   * Also return the logits `[B·T, V]` (read back before the loss overwrites them). With a gradient
+   * this takes the unfused path, which holds all `B·T × V` logits (the fused one holds a block).
+   */
   logits?: boolean;
   /** Prepare {@link Model.backward} (default: whenever targets are given). */
   grad?: boolean;
@@ -152,6 +161,8 @@ interface BlockActs {
  */
 interface Acts {
   n: number;
+  /** Rows the logits buffer holds: `n`, or one block of the fused loss. */
+  logitRows: number;
   group: Tensor[];
   ids: Tensor;
   targets: Tensor;
@@ -227,14 +238,19 @@ export class Model {
   readonly weightDtype: WeightDType;
   /** The first tensor of each parameter group (one group, or the f32 and the bf16 one). */
   readonly #paramGroups: Tensor[];
+  /** Rows per block of the fused head and loss. */
+  readonly lossChunkRows: number;
 
   #grads: Tensor[] | null = null;
   #gradWeights: Weights | null = null;
   #acts: Acts | null = null;
   #infer: Acts | null = null;
   #scratch: Scratch | null = null;
-  /** Set by a forward with `grad`, cleared by the backward that consumes it. */
-  #pending: { b: number; t: number } | null = null;
+  /**
+   * Set by a forward with `grad`, cleared by the backward that consumes it; `fused` when that forward
+   * already ran the head's backward (block by block, with the loss).
+   */
+  #pending: { b: number; t: number; fused: boolean } | null = null;
 
   /** Allocates zeroed parameters; call {@link init} or load a checkpoint into them. */
   constructor(backend: Backend, config: ModelConfig, opts: ModelOptions = {}) {
@@ -244,6 +260,10 @@ export class Model {
     this.names = specs.map((s) => s.name);
     this.shapes = specs.map((s) => s.shape);
     this.weightDtype = opts.weightDtype ?? "f32";
+    this.lossChunkRows = opts.lossChunkRows ?? 256;
+    if (!Number.isSafeInteger(this.lossChunkRows) || this.lossChunkRows < 1) {
+      throw new UserError(`lossChunkRows must be a positive integer, got ${opts.lossChunkRows}`);
+    }
     if (this.weightDtype === "f32") {
       this.params = backend.allocGroup(specs.map((s) => numel(s.shape)));
       this.#paramGroups = [this.params[0]];
@@ -356,12 +376,13 @@ export class Model {
     const grad = targets !== null && (opts.grad ?? true);
     if (grad) this.#ensureGrads(); // a bf16 model says it cannot train before any work
     this.#pending = null;
-    const a = grad ? this.#trainActs(n) : this.#inferActs(n);
+    const fused = grad && !opts.logits;
+    const a = grad ? this.#trainActs(n, fused) : this.#inferActs(n);
     be.write(a.ids, inputs);
     be.embeddingForward(a.blocks[0].x, w.embed, a.ids, n, C);
     for (let l = 0; l < c.n_layer; l++) this.#block(l, a.blocks[l], a.tmp, b, t, null);
     be.rmsnormForward(a.lnf, a.rstdf, a.blocks[c.n_layer - 1].out, w.norm, n, C, c.norm_eps);
-    be.matmulForward(a.logits, a.lnf, w.lmHead, n, C, V);
+    if (!fused) be.matmulForward(a.logits, a.lnf, w.lmHead, n, C, V);
     const logits = opts.logits ? (await be.read(a.logits, 0, n * V)) as Float32Array : null;
     if (!targets) return { loss: null, logits, tokens: 0 };
 
@@ -374,12 +395,33 @@ export class Model {
     }
     be.write(a.targets, targets);
     const scale = grad ? (tokens > 0 ? (opts.lossScale ?? 1) / tokens : 0) : null;
-    be.crossEntropy(a.losses, a.logits, a.targets, n, V, scale);
+    if (fused) this.#fusedHeadLoss(a, n, scale!);
+    else be.crossEntropy(a.losses, a.logits, a.targets, n, V, scale);
     const losses = await be.read(a.losses, 0, n);
     let sum = 0;
     for (let i = 0; i < n; i++) sum += losses[i];
-    if (grad) this.#pending = { b, t };
+    if (grad) this.#pending = { b, t, fused };
     return { loss: tokens > 0 ? sum / tokens : NaN, logits, tokens };
+  }
+
+  /**
+   * The head, the loss and the head's backward over blocks of {@link lossChunkRows} rows: each block's
+   * logits go through the cross-entropy (which leaves their gradient in place) and straight into the
+   * head's backward, so the logits buffer holds one block. The same ops as the unfused path on the
+   * same rows; the head's weight gradient sums the blocks in row order, as the unfused product sums
+   * its own row blocks. Leaves `d(lnf)` in the scratch's `dln` for {@link backward}.
+   */
+  #fusedHeadLoss(a: Acts, n: number, scale: number): void {
+    const be = this.backend, C = this.config.n_embd, V = this.config.vocab_size, w = this.weights;
+    const g = this.#ensureGrads(), d = this.#scratchFor(n), rows = this.lossChunkRows;
+    be.zero(d.dln);
+    for (let r0 = 0; r0 < n; r0 += rows) {
+      const r = Math.min(rows, n - r0);
+      const x = be.view(a.lnf, r0 * C, r * C), logits = be.view(a.logits, 0, r * V);
+      be.matmulForward(logits, x, w.lmHead, r, C, V);
+      be.crossEntropy(be.view(a.losses, r0, r), logits, be.view(a.targets, r0, r), r, V, scale);
+      be.matmulBackward(be.view(d.dln, r0 * C, r * C), g.lmHead, logits, x, w.lmHead, r, C, V);
+    }
   }
 
   /** One block: attention and MLP, each a pre-norm residual branch. With a cache, k/v go into it. */
@@ -425,13 +467,14 @@ export class Model {
   /**
    * Accumulates the gradient of the last forward's (scaled) mean loss into {@link grads}: the head,
    * the final norm, the blocks from the last to the first, the embedding. Needs a forward with
-   * targets and `grad` since; the forward's logits buffer holds the loss gradient until then.
+   * targets and `grad` since; the forward's logits buffer holds the loss gradient until then (or,
+   * on the fused path, that forward already added the head's gradient and left `d(lnf)`).
    */
   backward(): void {
     if (!this.#pending || !this.#acts) {
       throw new Error("backward() needs a forward() with targets (and grad enabled) before it");
     }
-    const { b, t } = this.#pending;
+    const { b, t, fused } = this.#pending;
     this.#pending = null;
     const be = this.backend, c = this.config, w = this.weights, a = this.#acts;
     const g = this.#ensureGrads();
@@ -442,8 +485,10 @@ export class Model {
     const ropeQ = this.#ropeShape(b, t, c.n_head, 0), ropeK = this.#ropeShape(b, t, nKV, 0);
 
     be.zero(d.dres);
-    be.zero(d.dln);
-    be.matmulBackward(d.dln, g.lmHead, a.logits, a.lnf, w.lmHead, n, C, V);
+    if (!fused) {
+      be.zero(d.dln);
+      be.matmulBackward(d.dln, g.lmHead, a.logits, a.lnf, w.lmHead, n, C, V);
+    }
     be.rmsnormBackward(d.dres, g.norm, d.dln, a.blocks[c.n_layer - 1].out, w.norm, a.rstdf, n, C);
     for (let l = c.n_layer - 1; l >= 0; l--) {
       const x = a.blocks[l], wl = w.layers[l], gl = g.layers[l];
@@ -578,25 +623,29 @@ export class Model {
     return { b, t, nHeads, headDim: headSize(this.config), base: this.config.rope_base, posOffset };
   }
 
-  /** Training activations for `n` positions, reallocated when `n` changes. */
-  #trainActs(n: number): Acts {
-    if (this.#acts?.n === n) return this.#acts;
+  /**
+   * Training activations for `n` positions, reallocated when `n` or the path changes: the fused path's
+   * logits buffer holds one block of rows, the unfused one all `n`.
+   */
+  #trainActs(n: number, fused: boolean): Acts {
+    const logitRows = fused ? Math.min(n, this.lossChunkRows) : n;
+    if (this.#acts?.n === n && this.#acts.logitRows === logitRows) return this.#acts;
     this.#freeActs(this.#acts);
-    return this.#acts = this.#allocActs(n, this.config.n_layer);
+    return this.#acts = this.#allocActs(n, this.config.n_layer, logitRows);
   }
 
   /** Inference activations for at least `n` positions (grown on demand). */
   #inferActs(n: number): Acts {
     if (this.#infer && this.#infer.n >= n) return this.#infer;
     this.#freeActs(this.#infer);
-    return this.#infer = this.#allocActs(n, 1);
+    return this.#infer = this.#allocActs(n, 1, n);
   }
 
   /**
    * One group of activations: `distinct` sets of block buffers (`n_layer` for training, then block
    * `l`'s output is block `l+1`'s input; 1 for inference, shared by every block and updated in place).
    */
-  #allocActs(n: number, distinct: number): Acts {
+  #allocActs(n: number, distinct: number, logitRows: number): Acts {
     const c = this.config, be = this.backend;
     const C = c.n_embd, kvDim = c.n_query_groups * headSize(c), I = c.intermediate_size;
     const inPlace = distinct === 1;
@@ -619,13 +668,14 @@ export class Model {
       h: layout.add(n * I),
       out: res[inPlace ? 0 : l + 1],
     }));
-    const tmp = layout.add(n * C), logits = layout.add(n * c.vocab_size), losses = layout.add(n);
+    const tmp = layout.add(n * C), logits = layout.add(logitRows * c.vocab_size), losses = layout.add(n);
     const lnf = inPlace ? blocks[0].ln1 : layout.add(n * C),
       rstdf = inPlace ? blocks[0].rstd1 : layout.add(n);
     const group = be.allocGroup(layout.sizes);
     const views = blocks.map((blk) => mapViews(blk, group) as unknown as BlockActs);
     return {
       n,
+      logitRows,
       group,
       ids: be.alloc(n, "i32"),
       targets: be.alloc(n, "i32"),

@@ -38,8 +38,10 @@ export class GpuTensor implements Tensor {
     readonly buffer: GpuBuffer,
     readonly offset: number,
     readonly allocation: Allocation,
+    /** A view's share of its parent's host copy (see `view`). */
+    host?: Int32Array | null,
   ) {
-    this.host = dtype === "i32" ? new Int32Array(size) : null;
+    this.host = host !== undefined ? host : dtype === "i32" ? new Int32Array(size) : null;
   }
 }
 
