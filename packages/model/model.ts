@@ -163,6 +163,8 @@ interface Acts {
   n: number;
   /** Rows the logits buffer holds: `n`, or one block of the fused loss. */
   logitRows: number;
+  /** One set of block buffers, refilled by recomputation in the backward. */
+  recompute: boolean;
   group: Tensor[];
   ids: Tensor;
   targets: Tensor;
@@ -240,6 +242,14 @@ export class Model {
   readonly #paramGroups: Tensor[];
   /** Rows per block of the fused head and loss. */
   readonly lossChunkRows: number;
+  /**
+   * Activation recomputation: the training forward keeps only each block's input (the residual
+   * stream) and one block's buffers; {@link backward} runs each block's forward again from its input
+   * before its backward. The same kernels on the same inputs give the same activations, so the
+   * gradients are bit for bit those without it, for about one more forward of compute and
+   * `n_layer − 1` blocks' activations less memory. Takes effect at the next training forward.
+   */
+  recompute = false;
 
   #grads: Tensor[] | null = null;
   #gradWeights: Weights | null = null;
@@ -492,6 +502,8 @@ export class Model {
     be.rmsnormBackward(d.dres, g.norm, d.dln, a.blocks[c.n_layer - 1].out, w.norm, a.rstdf, n, C);
     for (let l = c.n_layer - 1; l >= 0; l--) {
       const x = a.blocks[l], wl = w.layers[l], gl = g.layers[l];
+      // Block l's activations again, from its kept input (its output is rewritten with the same values).
+      if (a.recompute) this.#block(l, x, a.tmp, b, t, null);
       // MLP branch: out = mid + down(silu(gate(ln2)) · up(ln2)); d.dres holds d(out), then d(mid).
       be.zero(d.dh);
       be.matmulBackward(d.dh, gl.down, d.dres, x.h, wl.down, n, I, C);
@@ -629,9 +641,10 @@ export class Model {
    */
   #trainActs(n: number, fused: boolean): Acts {
     const logitRows = fused ? Math.min(n, this.lossChunkRows) : n;
-    if (this.#acts?.n === n && this.#acts.logitRows === logitRows) return this.#acts;
-    this.#freeActs(this.#acts);
-    return this.#acts = this.#allocActs(n, this.config.n_layer, logitRows);
+    const a = this.#acts;
+    if (a?.n === n && a.logitRows === logitRows && a.recompute === this.recompute) return a;
+    this.#freeActs(a);
+    return this.#acts = this.#allocActs(n, this.recompute ? "recompute" : this.config.n_layer, logitRows);
   }
 
   /** Inference activations for at least `n` positions (grown on demand). */
@@ -643,15 +656,18 @@ export class Model {
 
   /**
    * One group of activations: `distinct` sets of block buffers (`n_layer` for training, then block
-   * `l`'s output is block `l+1`'s input; 1 for inference, shared by every block and updated in place).
+   * `l`'s output is block `l+1`'s input; 1 for inference, shared by every block and updated in place;
+   * `"recompute"`: a residual stream buffer per block boundary and one set of the other buffers,
+   * which each block's forward fills, in the forward and again in the backward).
    */
-  #allocActs(n: number, distinct: number, logitRows: number): Acts {
+  #allocActs(n: number, mode: number | "recompute", logitRows: number): Acts {
     const c = this.config, be = this.backend;
     const C = c.n_embd, kvDim = c.n_query_groups * headSize(c), I = c.intermediate_size;
-    const inPlace = distinct === 1;
+    const recompute = mode === "recompute", distinct = recompute ? 1 : mode;
+    const inPlace = distinct === 1 && !recompute;
     const layout = new Views();
-    const res = Array.from({ length: inPlace ? 1 : distinct + 1 }, () => layout.add(n * C));
-    const blocks = Array.from({ length: distinct }, (_, l) => ({
+    const res = Array.from({ length: inPlace ? 1 : c.n_layer + 1 }, () => layout.add(n * C));
+    const made = Array.from({ length: distinct }, (_, l) => ({
       x: res[inPlace ? 0 : l],
       ln1: layout.add(n * C),
       rstd1: layout.add(n),
@@ -669,13 +685,18 @@ export class Model {
       out: res[inPlace ? 0 : l + 1],
     }));
     const tmp = layout.add(n * C), logits = layout.add(logitRows * c.vocab_size), losses = layout.add(n);
-    const lnf = inPlace ? blocks[0].ln1 : layout.add(n * C),
-      rstdf = inPlace ? blocks[0].rstd1 : layout.add(n);
+    const lnf = inPlace ? made[0].ln1 : layout.add(n * C),
+      rstdf = inPlace ? made[0].rstd1 : layout.add(n);
+    // Recomputation: every block shares the one set of buffers but for its own input and output.
+    const blocks = recompute
+      ? Array.from({ length: c.n_layer }, (_, l) => ({ ...made[0], x: res[l], out: res[l + 1] }))
+      : made;
     const group = be.allocGroup(layout.sizes);
     const views = blocks.map((blk) => mapViews(blk, group) as unknown as BlockActs);
     return {
       n,
       logitRows,
+      recompute,
       group,
       ids: be.alloc(n, "i32"),
       targets: be.alloc(n, "i32"),

@@ -24,6 +24,8 @@ export interface PretrainFlags {
   resume?: string;
   /** The hyper-parameters given on the command line. */
   hparams: Partial<Hparams>;
+  /** `--recompute`: activation recomputation (see `TrainOptions.recompute`). */
+  recompute?: boolean;
 }
 
 const INT_FLAGS = {
@@ -84,7 +86,9 @@ runs/pretrain (continuing it if it is there), evaluate, sample, and write runs/p
   --keep-checkpoints K       keep the newest K checkpoints
   --eval-interval N --eval-iters N   validation every N steps (0: only at the end), over N batches
   --resume auto|DIR          continue the newest whole checkpoint in --out, or DIR; flags not given
-                             default to the checkpoint's values`;
+                             default to the checkpoint's values
+  --recompute                keep only each block's input and recompute the block in the backward
+                             (less activation memory, the same gradients bit for bit)`;
 
 /**
  * Parses `args`. `--help` is reported as `{ help: true }`.
@@ -107,6 +111,7 @@ export function parsePretrainFlags(args: readonly string[]): PretrainFlags & { h
     resume: { type: "string" },
     "decay-norms-and-embeddings": { type: "string" },
     help: { type: "boolean" },
+    recompute: { type: "boolean" },
   };
   for (const k of [...Object.keys(INT_FLAGS), ...Object.keys(FLOAT_FLAGS)]) options[k] = { type: "string" };
   let values: Record<string, unknown>;
@@ -160,6 +165,7 @@ export function parsePretrainFlags(args: readonly string[]): PretrainFlags & { h
     out: str("out")?.replace(/(.)\/+$/, "$1"),
     resume: str("resume"),
     hparams,
+    ...(values.recompute ? { recompute: true } : {}),
   };
 }
 
@@ -176,8 +182,10 @@ export function parsePretrainFlags(args: readonly string[]): PretrainFlags & { h
  */
 export function trainOptionsFromFlags(
   flags: PretrainFlags,
-  extra: Omit<TrainOptions, keyof Hparams | "out" | "config" | "initFrom" | "data" | "tokenizer" | "resume"> =
-    {},
+  extra: Omit<
+    TrainOptions,
+    keyof Hparams | "out" | "config" | "initFrom" | "data" | "tokenizer" | "resume" | "recompute"
+  > = {},
 ): TrainOptions {
   return {
     ...flags.hparams,
@@ -187,6 +195,7 @@ export function trainOptionsFromFlags(
     ...(flags.data.length === 0 ? {} : { data: flags.data }),
     ...(flags.tokenizer === undefined ? {} : { tokenizer: flags.tokenizer }),
     ...(flags.resume === undefined ? {} : { resume: flags.resume }),
+    ...(flags.recompute ? { recompute: true } : {}),
     ...extra,
   };
 }

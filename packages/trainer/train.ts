@@ -95,6 +95,11 @@ export interface TrainOptions extends Partial<Hparams> {
   log?: (line: string) => void;
   /** Show the progress bar even when stderr is not a terminal. */
   forceProgress?: boolean;
+  /**
+   * Activation recomputation (`Model.recompute`): each block's input kept, the block recomputed in
+   * the backward; the same gradients bit for bit, less activation memory (default false).
+   */
+  recompute?: boolean;
 }
 
 /** What a run did. */
@@ -216,6 +221,7 @@ export async function setup(opts: TrainOptions): Promise<Run> {
     release.push(() => backend.destroy());
     const { model, extras, tokenizerPath } = await loadModel(backend, config, hp, opts.initFrom, resumed);
     release.push(() => model.destroy());
+    model.recompute = opts.recompute ?? false;
     tokenizer ??= tokenizerPath;
     const optimizer = new Optimizer(backend, paramSlots(model), hp);
     release.push(() => optimizer.free());
