@@ -731,6 +731,11 @@ export class WebGpuBackend implements Backend {
     return new GpuTensor(size, g.dtype, g.buffer, g.offset + offset, g.allocation, host);
   }
 
+  /** Bytes of the tensor buffers this backend holds now (what the memory plan is checked against). */
+  get allocatedBytes(): number {
+    return this.#mem.liveBytes;
+  }
+
   // ---- helpers ----
 
   #own(t: Tensor): GpuTensor {

@@ -32,3 +32,5 @@ export type {
 } from "./model.ts";
 export { generate, nextToken, samplingProbs } from "./generate.ts";
 export type { GenerateOptions, SamplingOptions } from "./generate.ts";
+export { maxMicroBatch, memoryPlan } from "./memory_plan.ts";
+export type { MemoryPlan, MemoryPlanOptions } from "./memory_plan.ts";

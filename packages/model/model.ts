@@ -662,35 +662,12 @@ export class Model {
    */
   #allocActs(n: number, mode: number | "recompute", logitRows: number): Acts {
     const c = this.config, be = this.backend;
-    const C = c.n_embd, kvDim = c.n_query_groups * headSize(c), I = c.intermediate_size;
-    const recompute = mode === "recompute", distinct = recompute ? 1 : mode;
-    const inPlace = distinct === 1 && !recompute;
-    const layout = new Views();
-    const res = Array.from({ length: inPlace ? 1 : c.n_layer + 1 }, () => layout.add(n * C));
-    const made = Array.from({ length: distinct }, (_, l) => ({
-      x: res[inPlace ? 0 : l],
-      ln1: layout.add(n * C),
-      rstd1: layout.add(n),
-      q: layout.add(n * C),
-      k: layout.add(n * kvDim),
-      v: layout.add(n * kvDim),
-      att: layout.add(n * C),
-      lse: layout.add(n * c.n_head),
-      mid: inPlace ? res[0] : layout.add(n * C),
-      ln2: layout.add(n * C),
-      rstd2: layout.add(n),
-      gate: layout.add(n * I),
-      up: layout.add(n * I),
-      h: layout.add(n * I),
-      out: res[inPlace ? 0 : l + 1],
-    }));
-    const tmp = layout.add(n * C), logits = layout.add(logitRows * c.vocab_size), losses = layout.add(n);
-    const lnf = inPlace ? made[0].ln1 : layout.add(n * C),
-      rstdf = inPlace ? made[0].rstd1 : layout.add(n);
-    // Recomputation: every block shares the one set of buffers but for its own input and output.
-    const blocks = recompute
-      ? Array.from({ length: c.n_layer }, (_, l) => ({ ...made[0], x: res[l], out: res[l + 1] }))
-      : made;
+    const { layout, blocks, recompute, inPlace, tmp, logits, losses, lnf, rstdf } = actsLayout(
+      c,
+      n,
+      mode,
+      logitRows,
+    );
     const group = be.allocGroup(layout.sizes);
     const views = blocks.map((blk) => mapViews(blk, group) as unknown as BlockActs);
     return {
@@ -722,16 +699,59 @@ export class Model {
   #scratchFor(n: number): Scratch {
     if (this.#scratch && this.#scratch.n === n) return this.#scratch;
     if (this.#scratch) this.backend.free(this.#scratch.group[0]);
-    const c = this.config, C = c.n_embd, kvDim = c.n_query_groups * headSize(c), I = c.intermediate_size;
-    const names = ["dres", "dln", "datt", "dq", "dqr", "dk", "dkr", "dv", "dh", "dgate", "dup"] as const;
-    const sizes = [n * C, n * C, n * C, n * C, n * C, n * kvDim, n * kvDim, n * kvDim, n * I, n * I, n * I];
-    const group = this.backend.allocGroup(sizes);
+    const group = this.backend.allocGroup(Object.values(scratchSizes(this.config, n)));
     const s = { n, group } as Scratch;
-    names.forEach((name, i) => (s[name] = group[i]));
+    SCRATCH_NAMES.forEach((name, i) => (s[name] = group[i]));
     this.#scratch = s;
     return s;
   }
 }
+
+/** The training or inference activations' group layout (see `Model.#allocActs`); sizes in elements. Internal: for `memory_plan.ts`. */
+export function actsLayout(c: ModelConfig, n: number, mode: number | "recompute", logitRows: number) {
+  const C = c.n_embd, kvDim = c.n_query_groups * headSize(c), I = c.intermediate_size;
+  const recompute = mode === "recompute", distinct = recompute ? 1 : mode;
+  const inPlace = distinct === 1 && !recompute;
+  const layout = new Views();
+  const res = Array.from({ length: inPlace ? 1 : c.n_layer + 1 }, () => layout.add(n * C));
+  const made = Array.from({ length: distinct }, (_, l) => ({
+    x: res[inPlace ? 0 : l],
+    ln1: layout.add(n * C),
+    rstd1: layout.add(n),
+    q: layout.add(n * C),
+    k: layout.add(n * kvDim),
+    v: layout.add(n * kvDim),
+    att: layout.add(n * C),
+    lse: layout.add(n * c.n_head),
+    mid: inPlace ? res[0] : layout.add(n * C),
+    ln2: layout.add(n * C),
+    rstd2: layout.add(n),
+    gate: layout.add(n * I),
+    up: layout.add(n * I),
+    h: layout.add(n * I),
+    out: res[inPlace ? 0 : l + 1],
+  }));
+  const tmp = layout.add(n * C), logits = layout.add(logitRows * c.vocab_size), losses = layout.add(n);
+  const lnf = inPlace ? made[0].ln1 : layout.add(n * C),
+    rstdf = inPlace ? made[0].rstd1 : layout.add(n);
+  // Recomputation: every block shares the one set of buffers but for its own input and output.
+  const blocks = recompute
+    ? Array.from({ length: c.n_layer }, (_, l) => ({ ...made[0], x: res[l], out: res[l + 1] }))
+    : made;
+  return { layout, blocks, recompute, inPlace, tmp, logits, losses, lnf, rstdf };
+}
+
+/** Sizes of the backward's scratch group for `n` positions, by name (see `Model.#scratchFor`). */
+export function scratchSizes(c: ModelConfig, n: number): Record<(typeof SCRATCH_NAMES)[number], number> {
+  const C = c.n_embd, kvDim = c.n_query_groups * headSize(c), I = c.intermediate_size;
+  const sizes = [n * C, n * C, n * C, n * C, n * C, n * kvDim, n * kvDim, n * kvDim, n * I, n * I, n * I];
+  return Object.fromEntries(SCRATCH_NAMES.map((name, i) => [name, sizes[i]])) as Record<
+    (typeof SCRATCH_NAMES)[number],
+    number
+  >;
+}
+
+const SCRATCH_NAMES = ["dres", "dln", "datt", "dq", "dqr", "dk", "dkr", "dv", "dh", "dgate", "dup"] as const;
 
 /** Collects the sizes of a group's views; `add` returns the view's index. */
 class Views {

@@ -26,6 +26,10 @@ export interface PretrainFlags {
   hparams: Partial<Hparams>;
   /** `--recompute`: activation recomputation (see `TrainOptions.recompute`). */
   recompute?: boolean;
+  /** `--plan`: print the memory plan and train nothing (see `plan.ts`). */
+  plan?: boolean;
+  /** `--memory-gb N`: with `--plan`, the largest micro-batch that fits N GB. */
+  memoryGb?: number;
 }
 
 const INT_FLAGS = {
@@ -88,7 +92,10 @@ runs/pretrain (continuing it if it is there), evaluate, sample, and write runs/p
   --resume auto|DIR          continue the newest whole checkpoint in --out, or DIR; flags not given
                              default to the checkpoint's values
   --recompute                keep only each block's input and recompute the block in the backward
-                             (less activation memory, the same gradients bit for bit)`;
+                             (less activation memory, the same gradients bit for bit)
+  --plan [--memory-gb N]     print the bytes of parameters, gradients, moments, activations, logits
+                             and workspace for these flags (and the largest micro-batch that fits
+                             N GB); trains nothing`;
 
 /**
  * Parses `args`. `--help` is reported as `{ help: true }`.
@@ -112,6 +119,8 @@ export function parsePretrainFlags(args: readonly string[]): PretrainFlags & { h
     "decay-norms-and-embeddings": { type: "string" },
     help: { type: "boolean" },
     recompute: { type: "boolean" },
+    plan: { type: "boolean" },
+    "memory-gb": { type: "string" },
   };
   for (const k of [...Object.keys(INT_FLAGS), ...Object.keys(FLOAT_FLAGS)]) options[k] = { type: "string" };
   let values: Record<string, unknown>;
@@ -166,6 +175,8 @@ export function parsePretrainFlags(args: readonly string[]): PretrainFlags & { h
     resume: str("resume"),
     hparams,
     ...(values.recompute ? { recompute: true } : {}),
+    ...(values.plan ? { plan: true } : {}),
+    ...(str("memory-gb") === undefined ? {} : { memoryGb: parseMemoryGb(str("memory-gb")!, !!values.plan) }),
   };
 }
 
@@ -198,6 +209,13 @@ export function trainOptionsFromFlags(
     ...(flags.recompute ? { recompute: true } : {}),
     ...extra,
   };
+}
+
+function parseMemoryGb(v: string, plan: boolean): number {
+  if (!plan) throw new UserError("--memory-gb goes with --plan");
+  const n = parseNumber("memory-gb", v);
+  if (!(n > 0)) throw new UserError(`--memory-gb must be positive, got "${v}"`);
+  return n;
 }
 
 function parseInteger(flag: string, v: string, min: number): number {

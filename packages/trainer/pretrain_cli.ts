@@ -25,6 +25,7 @@
 import { runMain, UserError } from "@tinyllama-ts/cli";
 import { parsePretrainFlags, PRETRAIN_USAGE, type PretrainFlags, trainOptionsFromFlags } from "./flags.ts";
 import { evaluate, prepareBuiltin, type Summary, writeReport } from "./pipeline.ts";
+import { planLines } from "./plan.ts";
 import { DEFAULT_OUT, train, type TrainOptions, type TrainResult } from "./train.ts";
 
 const STAGES = ["prepare", "train", "eval", "report"] as const;
@@ -53,6 +54,11 @@ export async function pretrainMain(
   const flags = parsePretrainFlags(args);
   if (flags.help) {
     console.log(PRETRAIN_USAGE);
+    return 0;
+  }
+  if (flags.plan) {
+    if (stage !== undefined) throw new UserError(`--plan is not a stage's flag (got stage "${stage}")`);
+    for (const line of await planLines(flags)) console.log(line);
     return 0;
   }
   const out = flags.out ?? DEFAULT_OUT;
