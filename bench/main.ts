@@ -9,6 +9,9 @@
  * - Data: `prepare` throughput (MB/s of raw text).
  * - MPI: allreduce GB/s beside the same MPI from C, and 2-rank training tokens/s beside one process
  *   (`bench/mpi_bench.ts`, which prints its own lines).
+ * - 1b: TinyLlama-1.1B on the CPU (bf16 weights): prefill and decode tokens/s and peak RSS beside
+ *   transformers in float32 and bfloat16 on the same two threads (`one_b_bench.ts`; the peers need the
+ *   Python with torch, which this passes on as `TINYLLAMA_BENCH_PYTHON`).
  *
  * Each part runs as its own subprocess with its own permissions and prints one JSON object as its last
  * stdout line. The whole set runs `--rounds` times (default 3), ours and the peer back to back in each
@@ -47,6 +50,11 @@ const PARTS: Part[] = [
   {
     name: "mpi",
     script: "mpi_bench.ts",
+    permissions: ["--allow-read", "--allow-write", "--allow-run", "--allow-env"],
+  },
+  {
+    name: "1b",
+    script: "one_b_bench.ts",
     permissions: ["--allow-read", "--allow-write", "--allow-run", "--allow-env"],
   },
 ];
@@ -116,7 +124,7 @@ await runMain(async () => {
   for (const name of only ?? []) {
     if (!PARTS.some((p) => p.name === name)) throw new UserError(`--only: unknown part "${name}"`);
   }
-  const py = !only || only.has("cpu") ? await findTorchPython(values.python) : null;
+  const py = !only || only.has("cpu") || only.has("1b") ? await findTorchPython(values.python) : null;
   if ((!only || only.has("cpu")) && py === null) {
     console.log("PyTorch not found (set TINYLLAMA_BENCH_PYTHON): the CPU numbers below are ours alone.");
   }
@@ -133,6 +141,7 @@ await runMain(async () => {
         ...part.permissions,
         `${here}${part.script}`,
         ...(part.args ?? []),
+        ...(part.name === "1b" && py !== null ? ["--python", py] : []),
       ]);
       if (part.name === "cpu" && py !== null) {
         // The peer runs right after ours, in the same round, so that both see the same machine.
@@ -149,6 +158,7 @@ await runMain(async () => {
     if (result.cpu) printCpuTable(result.cpu as Json, (result.torch ?? null) as Json | null);
     if (result.tokenizer) printTokenizer(result.tokenizer as Json);
     if (result.data) printData(result.data as Json);
+    if (result["1b"]) printOneB(result["1b"] as Json);
     results.push(result);
   }
   const ratios = summarizeRatios(results);
@@ -208,6 +218,19 @@ function printTokenizer(t: Json): void {
         `${
           rounds.map((r) => fmt(r.ratio, 2) + "x").join(", ")
         }; texts with different ids: ${b.mismatched_documents}`,
+    );
+  }
+}
+
+function printOneB(r: Json): void {
+  const ours = (r.ours ?? {}) as Json;
+  for (const dtype of ["float32", "bfloat16"]) {
+    const t = (r[`torch_${dtype}`] ?? {}) as Json;
+    console.log(
+      `1b vs transformers ${dtype}: prefill ${fmt(ours.prefill_tokens_per_sec)} / ${
+        fmt(t.prefill_tokens_per_sec)
+      } tok/s, decode ${fmt(ours.decode_tokens_per_sec, 2)} / ${fmt(t.decode_tokens_per_sec, 2)} tok/s, ` +
+        `peak RSS ${fmt(ours.peak_rss_mb, 0)} / ${fmt(t.peak_rss_mb, 0)} MB`,
     );
   }
 }

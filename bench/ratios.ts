@@ -52,6 +52,18 @@ export function roundRatios(round: BenchRound): Record<string, number> {
       put(`cpu.train.${name}`, ratio(o.tokens_per_sec, theirs[name]?.tokens_per_sec));
     }
   }
+  const oneB = round["1b"] as Json | undefined;
+  if (oneB) {
+    const ours = (oneB.ours ?? {}) as Json;
+    for (const dtype of ["float32", "bfloat16"]) {
+      const t = oneB[`torch_${dtype}`] as Json | undefined;
+      if (!t) continue;
+      put(`1b.prefill.${dtype}`, ratio(ours.prefill_tokens_per_sec, t.prefill_tokens_per_sec));
+      put(`1b.decode.${dtype}`, ratio(ours.decode_tokens_per_sec, t.decode_tokens_per_sec));
+      // Memory as theirs ÷ ours, so that above 1 is better here too.
+      put(`1b.memory.${dtype}`, ratio(t.peak_rss_mb, ours.peak_rss_mb));
+    }
+  }
   const tok = round.tokenizer as Json | undefined;
   if (tok) {
     const encode = (tok.encode ?? []) as Json[];

@@ -19,7 +19,7 @@ import { parseArgs } from "node:util";
 import { runMain } from "@tinyllama-ts/cli";
 import type { AttentionShape } from "@tinyllama-ts/backend";
 import { createWebGpuBackend, type WebGpuBackend } from "@tinyllama-ts/backend-webgpu";
-import { Model, type ModelConfig, PRESETS } from "@tinyllama-ts/model";
+import { maxMicroBatch, memoryPlan, Model, type ModelConfig, PRESETS } from "@tinyllama-ts/model";
 import { Random } from "@tinyllama-ts/random";
 import { Optimizer, paramSlots } from "@tinyllama-ts/optim";
 import { fp32PeakFlops, trainingFlopsPerToken } from "../../packages/trainer/mfu.ts";
@@ -97,10 +97,17 @@ async function benchAttention(be: WebGpuBackend, s: AttentionShape, iters: numbe
 }
 
 /** One training step's time at micro-batch `b`, or null when it does not fit (out of memory or limits). */
-async function trainStep(config: ModelConfig, b: number, t: number, steps: number): Promise<Json | null> {
+async function trainStep(
+  config: ModelConfig,
+  b: number,
+  t: number,
+  steps: number,
+  recompute = false,
+): Promise<Json | null> {
   const be = await createWebGpuBackend();
   try {
     const model = new Model(be, config);
+    model.recompute = recompute;
     for (let i = 0; i < model.params.length; i++) {
       const p = model.params[i];
       if (model.names[i].endsWith("norm.weight")) be.write(p, new Float32Array(p.size).fill(1));
@@ -128,6 +135,9 @@ async function trainStep(config: ModelConfig, b: number, t: number, steps: numbe
       config: config.name,
       micro_batch: b,
       seq_len: t,
+      recompute,
+      planned_bytes: memoryPlan(config, { microBatch: b, seqLen: t, recompute }).total,
+      allocated_bytes: be.allocatedBytes,
       params: model.numParams,
       step_seconds: seconds,
       tokens_per_sec: tokens / seconds,
@@ -140,9 +150,9 @@ async function trainStep(config: ModelConfig, b: number, t: number, steps: numbe
     await step();
     r.dispatches_per_step = be.counters.dispatches - before;
     console.error(
-      `train ${config.name} B ${b} × T ${t}: ${(seconds * 1e3).toFixed(0)} ms/step, ${
-        (tokens / seconds).toFixed(0)
-      } tokens/s, loss ${loss.toFixed(3)}`,
+      `train ${config.name} B ${b} × T ${t}${recompute ? " (recompute)" : ""}: ${
+        (seconds * 1e3).toFixed(0)
+      } ms/step, ${(tokens / seconds).toFixed(0)} tokens/s, loss ${loss.toFixed(3)}`,
     );
     opt.free();
     model.destroy();
@@ -158,7 +168,11 @@ async function trainStep(config: ModelConfig, b: number, t: number, steps: numbe
 await runMain(async () => {
   const { values } = parseArgs({
     args: Deno.args,
-    options: { smoke: { type: "boolean", default: false }, only: { type: "string" } },
+    options: {
+      smoke: { type: "boolean", default: false },
+      only: { type: "string" },
+      "memory-gb": { type: "string", default: "80" },
+    },
   });
   const smoke = values.smoke!;
   const only = new Set((values.only ?? "matmul,attention,train").split(","));
@@ -174,16 +188,23 @@ await runMain(async () => {
   }
   be.destroy();
   if (only.has("train")) {
+    // The micro-batch the memory plan names for the card (--memory-gb, default 80), then halved while a
+    // step does not fit; with recomputation, the plan's (larger) micro-batch for it.
     const config = smoke ? PRESETS["micro-4l-4k"] : PRESETS["tinyllama-1.1b"];
     const t = smoke ? 32 : config.block_size;
-    for (const b of smoke ? [2] : [16, 8, 4, 2, 1]) {
-      const r = await trainStep(config, b, t, smoke ? 1 : 3);
-      if (r) {
-        result.train = r;
-        break;
+    const memoryBytes = Number(values["memory-gb"]) * 1e9;
+    for (const recompute of [false, true]) {
+      let b = smoke ? 2 : Math.max(1, maxMicroBatch(config, { seqLen: t, memoryBytes, recompute }));
+      const key = recompute ? "train_recompute" : "train";
+      for (; b >= 1; b = Math.floor(b / 2)) {
+        const r = await trainStep(config, b, t, smoke ? 1 : 3, recompute);
+        if (r) {
+          result[key] = r;
+          break;
+        }
       }
+      result[key] ??= { error: "no micro-batch fits" };
     }
-    result.train ??= { error: "no micro-batch fits" };
   }
   console.log(JSON.stringify(result));
 });

@@ -61,6 +61,16 @@ export function renderResults(gpu: Json, torch: Json, date: string): string {
       ratio(ga.tokens_per_sec, ta.tokens_per_sec)
     } |`,
   );
+  const gr = g("train_recompute");
+  if (Object.keys(gr).length > 0) {
+    rows.push(
+      `| ${gr.config ?? "?"} training step with --recompute, tokens/s | ${num(gr.tokens_per_sec, 0)} (B ${
+        gr.micro_batch ?? "?"
+      }) | ${num(ta.tokens_per_sec, 0)} (B ${ta.micro_batch ?? "?"}, no recomputation) | ${
+        ratio(gr.tokens_per_sec, ta.tokens_per_sec)
+      } |`,
+    );
+  }
   const shape = g("attention").shape ? JSON.stringify(g("attention").shape) : "n/a";
   return [
     "## WebGPU (GPU)",

@@ -38,15 +38,29 @@ import type {
   RopeShape,
   Tensor,
 } from "@tinyllama-ts/backend";
-import { contract as checks } from "@tinyllama-ts/backend";
+import { bf16ToF32, contract as checks } from "@tinyllama-ts/backend";
 import { core, defaultThreads, memory, useThreads } from "./_wasm_runtime.ts";
 
 const BYTES = 4; // f32 and i32 alike
 
-/** One allocation in linear memory: a lone tensor or a whole group. */
+/** Bytes of one element: bf16 tensors take two (weights at half the memory). */
+function bytesOf(dtype: DType): number {
+  return dtype === "bf16" ? 2 : BYTES;
+}
+
+/**
+ * The largest one allocation of the core: Rust's allocator takes sizes up to `isize::MAX`, 2 GiB on
+ * wasm32 (less the alignment).
+ */
+const MAX_REGION_BYTES = 2 ** 31 - 64;
+
+/**
+ * One allocation call in linear memory: a lone tensor or a whole group, in one part, or in several
+ * when the group is over {@link MAX_REGION_BYTES} (then each part holds whole tensors).
+ */
 class Region {
   freed = false;
-  constructor(readonly owner: WasmBackend, readonly ptr: number, readonly bytes: number) {}
+  constructor(readonly owner: WasmBackend, readonly parts: readonly { ptr: number; bytes: number }[]) {}
 }
 
 /** A tensor: `size` elements at `byteOffset` inside a {@link Region}. */
@@ -58,7 +72,7 @@ class WasmTensor implements Tensor {
     readonly region: Region,
   ) {}
   get byteEnd(): number {
-    return this.byteOffset + this.size * BYTES;
+    return this.byteOffset + this.size * bytesOf(this.dtype);
   }
 }
 
@@ -102,7 +116,7 @@ export class WasmBackend implements Backend {
       name: "wasm",
       device: `WebAssembly SIMD128, ${threads} thread${threads === 1 ? "" : "s"}`,
       gpu: false,
-      maxTensorElements: Math.floor(0xffff_0000 / BYTES),
+      maxTensorElements: Math.floor(MAX_REGION_BYTES / BYTES),
     };
   }
 
@@ -126,18 +140,33 @@ export class WasmBackend implements Backend {
 
   allocGroup(sizes: readonly number[], dtype: DType = "f32"): Tensor[] {
     sizes.forEach((size, i) => checks.checkDims("allocGroup", { [`sizes[${i}]`]: size }));
-    const total = sizes.reduce((a, b) => a + b, 0);
-    if (total * BYTES > 0xffff_0000) {
-      throw new UserError(`alloc: ${total} elements exceed the 4 GiB of wasm32`);
+    const total = sizes.reduce((a, b) => a + b, 0), elem = bytesOf(dtype);
+    if (total * elem > 0xffff_0000) {
+      throw new UserError(`alloc: ${total} ${dtype} elements exceed the 4 GiB of wasm32`);
     }
-    const bytes = total * BYTES;
-    const ptr = core.alloc(bytes);
-    const region = new Region(this, ptr, bytes);
+    // Consecutive tensors go into one part while it stays under the core's 2 GiB allocation limit.
+    const partOf: number[] = [], partElems: number[] = [];
+    for (const [i, size] of sizes.entries()) {
+      if (size * elem > MAX_REGION_BYTES) {
+        throw new UserError(`alloc: sizes[${i}] (${size} ${dtype} elements) exceeds one 2 GiB wasm32 region`);
+      }
+      const last = partElems.length - 1;
+      if (last >= 0 && (partElems[last] + size) * elem <= MAX_REGION_BYTES) partElems[last] += size;
+      else partElems.push(size);
+      partOf.push(partElems.length - 1);
+    }
+    if (partElems.length === 0) partElems.push(0);
+    // Rounded up to whole f32s: `zero` clears four bytes at a time.
+    const parts = partElems.map((n) => {
+      const bytes = Math.ceil((n * elem) / BYTES) * BYTES;
+      return { ptr: core.alloc(bytes), bytes };
+    });
+    const region = new Region(this, parts);
     this.#regions.add(region);
-    let offset = ptr;
-    return sizes.map((size) => {
-      const t = new WasmTensor(size, dtype, offset, region);
-      offset += size * BYTES;
+    const offsets = parts.map((p) => p.ptr);
+    return sizes.map((size, i) => {
+      const t = new WasmTensor(size, dtype, offsets[partOf[i]], region);
+      offsets[partOf[i]] += size * elem;
       return t;
     });
   }
@@ -146,19 +175,17 @@ export class WasmBackend implements Backend {
     const { region } = this.#own(t);
     region.freed = true;
     this.#regions.delete(region);
-    core.free(region.ptr, region.bytes);
+    for (const p of region.parts) core.free(p.ptr, p.bytes);
   }
 
-  write(t: Tensor, data: Float32Array | Int32Array, offset = 0): void {
+  write(t: Tensor, data: Float32Array | Int32Array | Uint16Array, offset = 0): void {
     const w = this.#own(t);
     if (!Number.isInteger(offset) || offset < 0 || offset + data.length > t.size) {
       throw new UserError(
         `write: ${data.length} elements at offset ${offset} overflow a tensor of ${t.size}`,
       );
     }
-    if ((t.dtype === "i32") !== (data instanceof Int32Array)) {
-      throw new UserError(`write: ${data.constructor.name} data into a ${t.dtype} tensor`);
-    }
+    checks.checkWriteData(t, data);
     this.#view(w, offset, data.length).set(data);
   }
 
@@ -173,7 +200,8 @@ export class WasmBackend implements Backend {
       ) {
         throw new UserError(`read: ${length} elements at offset ${offset} exceed ${t.size}`);
       }
-      return Promise.resolve(this.#view(w, offset, length).slice());
+      const view = this.#view(w, offset, length);
+      return Promise.resolve(view instanceof Uint16Array ? bf16ToF32(view) : view.slice());
     } catch (e) {
       return Promise.reject(e);
     }
@@ -181,6 +209,10 @@ export class WasmBackend implements Backend {
 
   zero(t: Tensor): void {
     const w = this.#own(t);
+    if (w.dtype === "bf16") {
+      this.#view(w, 0, w.size).fill(0); // may start or end mid-f32: the core zeroes whole f32s
+      return;
+    }
     core.zero(w.byteOffset, w.byteEnd - w.byteOffset);
   }
 
@@ -191,8 +223,8 @@ export class WasmBackend implements Backend {
     if (dstOffset + n > dst.size || srcOffset + n > src.size) {
       throw new UserError(`copy: ${n} elements overflow (dst ${dst.size}, src ${src.size})`);
     }
-    const from = s.byteOffset + srcOffset * BYTES;
-    new Uint8Array(this.#memory.buffer).copyWithin(d.byteOffset + dstOffset * BYTES, from, from + n * BYTES);
+    const elem = bytesOf(src.dtype), from = s.byteOffset + srcOffset * elem;
+    new Uint8Array(this.#memory.buffer).copyWithin(d.byteOffset + dstOffset * elem, from, from + n * elem);
   }
 
   // ---- embedding ----
@@ -200,7 +232,8 @@ export class WasmBackend implements Backend {
   embeddingForward(out: Tensor, table: Tensor, ids: Tensor, n: number, c: number): void {
     const op = "embeddingForward";
     checks.checkEmbeddingForward(out, table, ids, n, c);
-    const bad = core.embedding_forward(this.#ptr(out), this.#ptr(table), table.size, this.#ptr(ids), n, c);
+    const embed = table.dtype === "bf16" ? core.embedding_forward_bf16 : core.embedding_forward;
+    const bad = embed(this.#ptr(out), this.#ptr(table), table.size, this.#ptr(ids), n, c);
     if (bad >= 0) this.#badId(op, ids, bad, table.size, c);
   }
 
@@ -267,7 +300,8 @@ export class WasmBackend implements Backend {
 
   matmulForward(out: Tensor, x: Tensor, w: Tensor, n: number, k: number, m: number): void {
     checks.checkMatmulForward(out, x, w, n, k, m);
-    core.matmul_forward(this.#ptr(out), this.#ptr(x), this.#ptr(w), n, k, m);
+    const matmul = w.dtype === "bf16" ? core.matmul_forward_bf16 : core.matmul_forward;
+    matmul(this.#ptr(out), this.#ptr(x), this.#ptr(w), n, k, m);
   }
 
   matmulBackward(
@@ -462,9 +496,15 @@ export class WasmBackend implements Backend {
   destroy(): void {
     for (const region of this.#regions) {
       region.freed = true;
-      core.free(region.ptr, region.bytes);
+      for (const p of region.parts) core.free(p.ptr, p.bytes);
     }
     this.#regions.clear();
+  }
+
+  view(t: Tensor, offset: number, size: number): Tensor {
+    checks.checkView(t, offset, size);
+    const w = this.#own(t);
+    return new WasmTensor(size, w.dtype, w.byteOffset + offset * bytesOf(w.dtype), w.region);
   }
 
   // ---- helpers ----
@@ -481,8 +521,9 @@ export class WasmBackend implements Backend {
     return this.#own(t).byteOffset;
   }
 
-  #view(t: WasmTensor, offset: number, length: number): Float32Array | Int32Array {
-    const at = t.byteOffset + offset * BYTES;
+  #view(t: WasmTensor, offset: number, length: number): Float32Array | Int32Array | Uint16Array {
+    const at = t.byteOffset + offset * bytesOf(t.dtype);
+    if (t.dtype === "bf16") return new Uint16Array(this.#memory.buffer, at, length);
     return t.dtype === "f32"
       ? new Float32Array(this.#memory.buffer, at, length)
       : new Int32Array(this.#memory.buffer, at, length);

@@ -30,7 +30,7 @@ import type {
   RopeShape,
   Tensor,
 } from "@tinyllama-ts/backend";
-import { contract as checks } from "@tinyllama-ts/backend";
+import { bf16ToF32, contract as checks } from "@tinyllama-ts/backend";
 import { type DeviceOptions, openDevice } from "./_webgpu/device.ts";
 import { KERNELS, type KernelSpec } from "./_webgpu/kernels.ts";
 import { GpuMemory, GpuTensor } from "./_webgpu/memory.ts";
@@ -155,17 +155,17 @@ export class WebGpuBackend implements Backend {
     this.#mem.free(this.#own(t));
   }
 
-  write(t: Tensor, data: Float32Array | Int32Array, offset = 0): void {
+  write(t: Tensor, data: Float32Array | Int32Array | Uint16Array, offset = 0): void {
     const g = this.#own(t);
     if (!Number.isInteger(offset) || offset < 0 || offset + data.length > t.size) {
       throw new UserError(
         `write: ${data.length} elements at offset ${offset} overflow a tensor of ${t.size}`,
       );
     }
-    if ((t.dtype === "i32") !== (data instanceof Int32Array)) {
-      throw new UserError(`write: ${data.constructor.name} data into a ${t.dtype} tensor`);
-    }
+    checks.checkWriteData(t, data);
     if (data.length === 0) return;
+    // bf16 tensors are held widened to f32 here (the kernels read f32).
+    if (data instanceof Uint16Array) data = bf16ToF32(data);
     g.host?.set(data as Int32Array, offset);
     this.#queue.writeBytes(g.buffer, (g.offset + offset) * 4, data);
   }
@@ -178,9 +178,9 @@ export class WebGpuBackend implements Backend {
     ) {
       throw new UserError(`read: ${length} elements at offset ${offset} exceed ${t.size}`);
     }
-    if (length === 0) return t.dtype === "f32" ? new Float32Array(0) : new Int32Array(0);
+    if (length === 0) return t.dtype === "i32" ? new Int32Array(0) : new Float32Array(0);
     const bytes = await this.#queue.readBytes(g.buffer, (g.offset + offset) * 4, length * 4);
-    return t.dtype === "f32" ? new Float32Array(bytes) : new Int32Array(bytes);
+    return t.dtype === "i32" ? new Int32Array(bytes) : new Float32Array(bytes);
   }
 
   zero(t: Tensor): void {
@@ -719,6 +719,18 @@ export class WebGpuBackend implements Backend {
     this.#mem.freeAll();
     this.#queue.destroy();
     this.#queue.device.destroy();
+  }
+
+  view(t: Tensor, offset: number, size: number): Tensor {
+    checks.checkView(t, offset, size);
+    const g = this.#own(t);
+    const host = g.host ? g.host.subarray(offset, offset + size) : null;
+    return new GpuTensor(size, g.dtype, g.buffer, g.offset + offset, g.allocation, host);
+  }
+
+  /** Bytes of the tensor buffers this backend holds now (what the memory plan is checked against). */
+  get allocatedBytes(): number {
+    return this.#mem.liveBytes;
   }
 
   // ---- helpers ----

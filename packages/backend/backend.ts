@@ -15,8 +15,14 @@
  * @module
  */
 
-/** A tensor's element type: `f32` for values, `i32` for token ids and targets. */
-export type DType = "f32" | "i32";
+/**
+ * A tensor's element type: `f32` for values, `i32` for token ids and targets, `bf16` for weights kept
+ * at half the memory for inference. A bf16 tensor is written as bf16 bits (`Uint16Array`) and read
+ * widened to f32; only `matmulForward`'s `w` and `embeddingForward`'s `table` may be bf16, and they
+ * compute exactly what they compute on the widened f32 values (widening is exact). A backend may
+ * hold bf16 widened (WebGPU, the reference); WASM holds two bytes an element.
+ */
+export type DType = "f32" | "i32" | "bf16";
 
 /** A handle to a backend-owned buffer of `size` elements. */
 export interface Tensor {
@@ -91,8 +97,8 @@ export interface Backend {
   allocGroup(sizes: readonly number[], dtype?: DType): Tensor[];
   /** Releases a tensor (or a whole group, given any of its members after the group). */
   free(t: Tensor): void;
-  /** Copies host data into `t` starting at element `offset`. */
-  write(t: Tensor, data: Float32Array | Int32Array, offset?: number): void;
+  /** Copies host data into `t` starting at element `offset` (bf16 tensors: bf16 bits). */
+  write(t: Tensor, data: Float32Array | Int32Array | Uint16Array, offset?: number): void;
   /** Copies `t` (or `length` elements from `offset`) to the host, after every queued op has run. */
   read(t: Tensor, offset?: number, length?: number): Promise<Float32Array | Int32Array>;
   /** `t[i] = 0`. */
@@ -220,4 +226,13 @@ export interface Backend {
 
   /** Waits for queued work and releases everything. */
   destroy(): void;
+
+  // ---- views ----
+  /**
+   * Elements `[offset, offset + size)` of `t` as a tensor of their own that shares `t`'s storage (no
+   * copy), so that an op runs on a block of rows of a larger tensor (the model's chunked loss). Valid
+   * while `t` is; never freed itself (free `t`). A view and the tensor it is cut from are the same
+   * memory: an op must not get both as operands that it writes.
+   */
+  view(t: Tensor, offset: number, size: number): Tensor;
 }

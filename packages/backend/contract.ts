@@ -14,9 +14,18 @@
 import { UserError } from "@tinyllama-ts/cli";
 import type { AttentionShape, Backend, DType, RopeShape, Tensor } from "./backend.ts";
 
-/** Throws unless `t` holds at least `size` elements of `dtype`. */
-export function checkTensor(op: string, name: string, t: Tensor, size: number, dtype: DType = "f32"): void {
-  if (t.dtype !== dtype) throw new UserError(`${op}: ${name} must be ${dtype}, got ${t.dtype}`);
+/** Throws unless `t` holds at least `size` elements of `dtype` (or of one of several). */
+export function checkTensor(
+  op: string,
+  name: string,
+  t: Tensor,
+  size: number,
+  dtype: DType | readonly DType[] = "f32",
+): void {
+  const ok = typeof dtype === "string" ? t.dtype === dtype : dtype.includes(t.dtype);
+  if (!ok) {
+    throw new UserError(`${op}: ${name} must be ${[dtype].flat().join(" or ")}, got ${t.dtype}`);
+  }
   if (t.size < size) throw new UserError(`${op}: ${name} has ${t.size} elements, the shape needs ${size}`);
 }
 
@@ -45,6 +54,14 @@ export function checkAliasing(
     if (other !== undefined && !mayAlias.includes(name)) {
       throw new UserError(`${op}: ${other} is the same tensor as ${name}`);
     }
+  }
+}
+
+/** Throws unless `data` is what `t` is written with: Int32Array for i32, Uint16Array (bits) for bf16. */
+export function checkWriteData(t: Tensor, data: Float32Array | Int32Array | Uint16Array): void {
+  const want = t.dtype === "i32" ? Int32Array : t.dtype === "bf16" ? Uint16Array : Float32Array;
+  if (!(data instanceof want)) {
+    throw new UserError(`write: ${data.constructor.name} data into a ${t.dtype} tensor`);
   }
 }
 
@@ -112,7 +129,7 @@ export function checkEmbeddingForward(
   const op = "embeddingForward";
   checkDims(op, { n, c });
   checkTensor(op, "out", out, n * c);
-  checkTensor(op, "table", table, 0);
+  checkTensor(op, "table", table, 0, ["f32", "bf16"]); // bf16: inference weights
   checkTensor(op, "ids", ids, n, "i32");
   checkAliasing(op, [["out", out]], [["table", table], ["ids", ids]]);
 }
@@ -166,7 +183,7 @@ export function checkMatmulForward(...[out, x, w, n, k, m]: Parameters<Backend["
   checkDims(op, { n, k, m });
   checkTensor(op, "out", out, n * m);
   checkTensor(op, "x", x, n * k);
-  checkTensor(op, "w", w, m * k);
+  checkTensor(op, "w", w, m * k, ["f32", "bf16"]);
   checkAliasing(op, [["out", out]], [["x", x], ["w", w]]);
 }
 
@@ -324,4 +341,12 @@ export function checkClipFactor(...[s, normSq]: Parameters<Backend["clipFactor"]
   checkTensor("clipFactor", "s", s, 1);
   checkTensor("clipFactor", "normSq", normSq, 1);
   checkAliasing("clipFactor", [["s", s]], [["normSq", normSq]]);
+}
+
+/** `view`'s contract: `[offset, offset + size)` inside `t`. */
+export function checkView(...[t, offset, size]: Parameters<Backend["view"]>): void {
+  checkDims("view", { offset, size });
+  if (offset + size > t.size) {
+    throw new UserError(`view: elements [${offset}, ${offset + size}) outside a tensor of ${t.size}`);
+  }
 }

@@ -24,4 +24,5 @@ export type {
   Tensor,
 } from "./backend.ts";
 export { ReferenceBackend } from "./reference.ts";
+export { bf16ToF32, f32ToBf16 } from "./bf16.ts";
 export * as contract from "./contract.ts";

@@ -27,6 +27,8 @@ import type {
   Tensor,
 } from "./backend.ts";
 import * as checks from "./contract.ts";
+import { checkWriteData } from "./contract.ts";
+import { bf16ToF32 } from "./bf16.ts";
 
 /** One allocation (a lone tensor or a whole group): freeing any member frees all of it. */
 class Allocation {
@@ -34,15 +36,18 @@ class Allocation {
   constructor(readonly owner: ReferenceBackend) {}
 }
 
-/** A reference tensor: f32 tensors are held in f64, i32 tensors in i32. */
+/**
+ * A reference tensor: f32 and bf16 tensors are held in f64, i32 tensors in i32. A view shares its
+ * parent's storage and allocation (freed with it).
+ */
 class ReferenceTensor implements Tensor {
   readonly size: number;
   readonly dtype: DType;
   readonly data: Float64Array | Int32Array;
-  constructor(size: number, dtype: DType, readonly allocation: Allocation) {
+  constructor(size: number, dtype: DType, readonly allocation: Allocation, data?: Float64Array | Int32Array) {
     this.size = size;
     this.dtype = dtype;
-    this.data = dtype === "f32" ? new Float64Array(size) : new Int32Array(size);
+    this.data = data ?? (dtype === "i32" ? new Int32Array(size) : new Float64Array(size));
   }
 }
 
@@ -90,21 +95,19 @@ export class ReferenceBackend implements Backend {
     const { allocation } = this.#own(t);
     allocation.freed = true;
     // Poisoned: a view kept from `f64` reads NaN, and `#own` refuses every later use.
-    for (const member of this.#groups.get(allocation)!) member.data.fill(member.dtype === "f32" ? NaN : -1);
+    for (const member of this.#groups.get(allocation)!) member.data.fill(member.dtype === "i32" ? -1 : NaN);
     this.#groups.delete(allocation);
   }
 
-  write(t: Tensor, data: Float32Array | Int32Array, offset = 0): void {
+  write(t: Tensor, data: Float32Array | Int32Array | Uint16Array, offset = 0): void {
     const dst = this.#own(t).data;
     if (!Number.isInteger(offset) || offset < 0 || offset + data.length > t.size) {
       throw new UserError(
         `write: ${data.length} elements at offset ${offset} overflow a tensor of ${t.size}`,
       );
     }
-    if ((t.dtype === "i32") !== (data instanceof Int32Array)) {
-      throw new UserError(`write: ${data.constructor.name} data into a ${t.dtype} tensor`);
-    }
-    dst.set(data, offset);
+    checkWriteData(t, data);
+    dst.set(data instanceof Uint16Array ? bf16ToF32(data) : data, offset);
   }
 
   read(t: Tensor, offset?: number, length?: number): Promise<Float32Array | Int32Array> {
@@ -119,7 +122,7 @@ export class ReferenceBackend implements Backend {
         throw new UserError(`read: ${length} elements at offset ${offset} exceed ${t.size}`);
       }
       const part = src.subarray(offset, offset + length);
-      return Promise.resolve(t.dtype === "f32" ? Float32Array.from(part) : Int32Array.from(part));
+      return Promise.resolve(t.dtype === "i32" ? Int32Array.from(part) : Float32Array.from(part));
     } catch (e) {
       return Promise.reject(e);
     }
@@ -490,6 +493,12 @@ export class ReferenceBackend implements Backend {
     for (const [allocation, [first]] of [...this.#groups]) {
       if (!allocation.freed) this.free(first);
     }
+  }
+
+  view(t: Tensor, offset: number, size: number): Tensor {
+    checks.checkView(t, offset, size);
+    const parent = this.#own(t);
+    return new ReferenceTensor(size, t.dtype, parent.allocation, parent.data.subarray(offset, offset + size));
   }
 
   // ---- helpers ----

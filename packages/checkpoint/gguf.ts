@@ -304,6 +304,10 @@ export async function openGgufCheckpoint(path: string): Promise<CheckpointReader
         dtype: null,
       },
       tokenizerPath: vocab ? path : null,
+      // GGUF tensors are dequantized (BF16 included) and the Q/K rows unpermuted, so none is read as raw
+      // bits: bf16 weights round the dequantized values (exact for BF16 tensors).
+      bf16Matrices: file.tensors.filter((t) => t.dims.length === 2).every((t) => t.type === GgmlType.BF16),
+      readBf16: () => Promise.resolve(null),
       async read(hfName: string): Promise<Float32Array> {
         const shape = shapes.get(hfName);
         if (!shape) throw new Error(`${hfName} is not a parameter of a Llama model`);

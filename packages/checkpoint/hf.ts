@@ -19,7 +19,14 @@
  */
 import { exists, UserError, writeFileAtomic } from "@tinyllama-ts/cli";
 import type { Backend, BackendInfo } from "@tinyllama-ts/backend";
-import { headSize, Model, type ModelConfig, paramSpecs, parseConfig } from "@tinyllama-ts/model";
+import {
+  headSize,
+  Model,
+  type ModelConfig,
+  paramSpecs,
+  parseConfig,
+  type WeightDType,
+} from "@tinyllama-ts/model";
 import { type FloatDType, openSafetensors, writeSafetensorsCheckpoint } from "./safetensors.ts";
 import { openGgufCheckpoint } from "./gguf.ts";
 
@@ -252,14 +259,23 @@ export const MAX_PARAMETERS = 2 ** 34;
  * checkConfigFits(PRESETS["micro-4l-4k"], new ReferenceBackend().info, "micro-4l-4k");
  * ```
  */
-export function checkConfigFits(config: ModelConfig, info: BackendInfo, source: string): void {
+export function checkConfigFits(
+  config: ModelConfig,
+  info: BackendInfo,
+  source: string,
+  weightBytes: 2 | 4 = 4,
+): void {
   const largest = Math.max(
     config.vocab_size * config.n_embd,
     config.intermediate_size * config.n_embd,
     config.n_embd * config.n_embd,
   );
   const total = parameterCount(config);
-  const maxTotal = info.name === "wasm" ? Math.min(info.maxTensorElements, MAX_PARAMETERS) : MAX_PARAMETERS;
+  // All of WASM's memory is one 4 GiB region, so its parameter group must fit too (bf16 weights: twice
+  // as many parameters; `maxTensorElements` counts f32 elements).
+  const wasmTotal = (bytes: number) =>
+    Math.min(Math.floor(info.maxTensorElements * 4 / bytes), MAX_PARAMETERS);
+  const maxTotal = info.name === "wasm" ? wasmTotal(weightBytes) : MAX_PARAMETERS;
   let need: string | undefined, limit = 0;
   if (largest > info.maxTensorElements) {
     [need, limit] = [`a tensor of ${sci(largest)} elements`, info.maxTensorElements];
@@ -268,7 +284,10 @@ export function checkConfigFits(config: ModelConfig, info: BackendInfo, source: 
     throw new UserError(
       `${source}: the model (vocab_size ${config.vocab_size}, n_embd ${config.n_embd}, n_layer ${config.n_layer}, ` +
         `intermediate_size ${config.intermediate_size}) needs ${need}; the ${info.name} backend holds at most ` +
-        sci(limit),
+        sci(limit) +
+        (info.name === "wasm" && weightBytes === 4 && total <= wasmTotal(2)
+          ? " (bf16 weights would fit: --weights bf16 to evaluate or generate)"
+          : ""),
     );
   }
 }
@@ -334,8 +353,12 @@ export interface CheckpointReader {
   extras: HfExtras;
   /** The tokenizer file that goes with the checkpoint, or null. */
   tokenizerPath: string | null;
+  /** Whether every matrix is stored as BF16 (then bf16 weights hold the file exactly). */
+  bf16Matrices: boolean;
   /** The parameter of that (Hugging Face) name as f32, shape checked; a tied head reads the embedding. */
   read(name: string): Promise<Float32Array>;
+  /** The parameter's BF16 bits as stored, or null where it is not stored as BF16. */
+  readBf16(name: string): Promise<Uint16Array | null>;
   close(): void;
 }
 
@@ -422,23 +445,42 @@ export async function openHfCheckpoint(dir: string): Promise<CheckpointReader> {
       break;
     }
   }
+  const matrices = st.names().filter((n) => st.info(n).shape.length === 2);
+  const tensorOf = (paramName: string): string => {
+    const tensorName = source.get(paramName);
+    if (tensorName === undefined) throw new Error(`${paramName} is not a parameter of a Llama model`);
+    return tensorName;
+  };
   return {
     config,
     extras,
     tokenizerPath,
-    async read(paramName: string): Promise<Float32Array> {
-      const tensorName = source.get(paramName);
-      if (tensorName === undefined) throw new Error(`${paramName} is not a parameter of a Llama model`);
-      return await st.read(tensorName);
+    bf16Matrices: matrices.length > 0 && matrices.every((n) => st.info(n).dtype === "BF16"),
+    read: async (paramName) => await st.read(tensorOf(paramName)),
+    async readBf16(paramName) {
+      const tensorName = tensorOf(paramName);
+      return st.info(tensorName).dtype === "BF16" ? bf16Bits(await st.readRaw(tensorName)) : null;
     },
     close: () => st.close(),
   };
 }
 
+/** Options of {@link loadHfCheckpoint}. */
+export interface LoadOptions {
+  /**
+   * How the model holds its weights ({@link WeightDType}): `"f32"` (default; what training needs),
+   * `"bf16"` (f32 or f16 tensors of the file are rounded to nearest even), or `"auto"`: bf16 when every
+   * matrix of the file is stored BF16 (then nothing is rounded and the model is the file's exactly, at
+   * half the memory), else f32.
+   */
+  weightDtype?: WeightDType | "auto";
+}
+
 /**
  * Reads a checkpoint ({@link openHfCheckpoint}: `dir/config.json` and its safetensors, or a `.gguf`
  * file) into a new {@link Model} on `backend`. The config is checked against the tensors and against
- * what the backend can hold ({@link checkConfigFits}) before anything is allocated. Errors are
+ * what the backend can hold at the chosen weight width ({@link checkConfigFits}) before anything is
+ * allocated. BF16 tensors go into bf16 parameters as their bits, unconverted. Errors are
  * {@link UserError}s naming the file and tensor.
  *
  * @example
@@ -449,13 +491,23 @@ export async function openHfCheckpoint(dir: string): Promise<CheckpointReader> {
  * console.log(model.config.n_layer, tokenizerPath); // 2 "tests/fixtures/model/gqa_a/tokenizer.model"
  * ```
  */
-export async function loadHfCheckpoint(dir: string, backend: Backend): Promise<LoadedCheckpoint> {
+export async function loadHfCheckpoint(
+  dir: string,
+  backend: Backend,
+  opts: LoadOptions = {},
+): Promise<LoadedCheckpoint> {
   const ckpt = await openHfCheckpoint(dir);
   try {
-    checkConfigFits(ckpt.config, backend.info, /\.gguf$/i.test(dir) ? dir : `${dir}/config.json`);
-    const model = new Model(backend, ckpt.config);
+    let weightDtype = opts.weightDtype ?? "f32";
+    if (weightDtype === "auto") weightDtype = ckpt.bf16Matrices ? "bf16" : "f32";
+    const source = /\.gguf$/i.test(dir) ? dir : `${dir}/config.json`;
+    checkConfigFits(ckpt.config, backend.info, source, weightDtype === "bf16" ? 2 : 4);
+    const model = new Model(backend, ckpt.config, { weightDtype });
     try {
-      for (let i = 0; i < model.names.length; i++) model.writeParam(i, await ckpt.read(model.names[i]));
+      for (let i = 0; i < model.names.length; i++) {
+        const bits = weightDtype === "bf16" ? await ckpt.readBf16(model.names[i]) : null;
+        model.writeParam(i, bits ?? await ckpt.read(model.names[i]));
+      }
     } catch (e) {
       model.destroy();
       throw e;
@@ -464,6 +516,12 @@ export async function loadHfCheckpoint(dir: string, backend: Backend): Promise<L
   } finally {
     ckpt.close();
   }
+}
+
+/** A BF16 tensor's raw little-endian bytes as its 16-bit patterns. */
+function bf16Bits(raw: Uint8Array): Uint16Array {
+  if (raw.byteOffset % 2 !== 0) raw = raw.slice();
+  return new Uint16Array(raw.buffer, raw.byteOffset, raw.byteLength / 2);
 }
 
 /** Options of {@link saveHfCheckpoint}. */

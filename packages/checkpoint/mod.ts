@@ -42,6 +42,13 @@ export {
   tensorCount,
   TOKENIZER_FILES,
 } from "./hf.ts";
-export type { CheckpointReader, HfDType, HfExtras, LoadedCheckpoint, SaveOptions } from "./hf.ts";
+export type {
+  CheckpointReader,
+  HfDType,
+  HfExtras,
+  LoadedCheckpoint,
+  LoadOptions,
+  SaveOptions,
+} from "./hf.ts";
 export { configFromGguf, openGgufCheckpoint, readGgufConfig, saveGguf } from "./gguf.ts";
 export type { GgufExportType, GgufSaveOptions } from "./gguf.ts";

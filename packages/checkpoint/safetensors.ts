@@ -20,6 +20,7 @@
  * @module
  */
 import { UserError, writeAtomicStream } from "@tinyllama-ts/cli";
+import { bf16ToF32, f32ToBf16 } from "@tinyllama-ts/backend";
 
 /** Element types this module reads and writes. */
 export type FloatDType = "F32" | "BF16" | "F16";
@@ -413,12 +414,8 @@ export function decode(bytes: Uint8Array, dtype: FloatDType): Float32Array {
   }
   const h = new Uint16Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 2);
   const out = new Float32Array(h.length);
-  if (dtype === "F16") {
-    out.set(new Float16Array(aligned.buffer, aligned.byteOffset, h.length));
-  } else {
-    const bits = new Uint32Array(out.buffer);
-    for (let i = 0; i < h.length; i++) bits[i] = h[i] << 16;
-  }
+  if (dtype === "F16") out.set(new Float16Array(aligned.buffer, aligned.byteOffset, h.length));
+  else bf16ToF32(h, out);
   return out;
 }
 
@@ -435,14 +432,7 @@ export function decode(bytes: Uint8Array, dtype: FloatDType): Float32Array {
 export function encode(values: Float32Array, dtype: FloatDType): Uint8Array {
   if (dtype === "F32") return new Uint8Array(values.buffer, values.byteOffset, values.byteLength).slice();
   if (dtype === "F16") return new Uint8Array(Float16Array.from(values).buffer);
-  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
-  const out = new Uint16Array(values.length);
-  for (let i = 0; i < values.length; i++) {
-    const b = bits[i];
-    if ((b & 0x7fffffff) > 0x7f800000) out[i] = 0x7fc0; // NaN: PyTorch's canonical quiet NaN
-    else out[i] = (b + 0x7fff + ((b >>> 16) & 1)) >>> 16;
-  }
-  return new Uint8Array(out.buffer);
+  return new Uint8Array(f32ToBf16(values).buffer);
 }
 
 // ---- writing ----

@@ -20,13 +20,13 @@ import { parseArgs } from "node:util";
 import { Progress, runMain, UserError } from "@tinyllama-ts/cli";
 import { iterateBatches, readManifest, ShardReader, type Split, splitShardPaths } from "@tinyllama-ts/data";
 import { BACKEND_NAMES, createBackend } from "@tinyllama-ts/backends";
-import { positiveInt } from "./_cli_args.ts";
+import { positiveInt, weightsFlag } from "./_cli_args.ts";
 import { loadHfCheckpoint } from "@tinyllama-ts/checkpoint";
 import { runMultipleChoice } from "./mc/run_mc.ts";
 import { validationLoss } from "./validation_loss.ts";
 
 const USAGE = "usage: deno task eval --checkpoint DIR --data DIR [--seq-len N] [--batch-size N] " +
-  `[--max-batches N] [--split val|train] [--backend ${BACKEND_NAMES.join("|")}]\n` +
+  `[--max-batches N] [--split val|train] [--backend ${BACKEND_NAMES.join("|")}] [--weights auto|bf16|f32]\n` +
   "       deno task eval --checkpoint DIR (--mc FILE.jsonl | --tasks T1,T2,... --task-dir DIR) " +
   "[--log-samples FILE] [--limit N]  (zero-shot multiple choice; --mc --help for every flag)";
 
@@ -45,6 +45,7 @@ export async function evalMain(args: string[]): Promise<void> {
       "max-batches": { type: "string" },
       split: { type: "string", default: "val" },
       backend: { type: "string", default: "wasm" },
+      weights: { type: "string", default: "auto" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -62,9 +63,10 @@ export async function evalMain(args: string[]): Promise<void> {
     ? Infinity
     : positiveInt("--max-batches", values["max-batches"]);
 
+  const weightDtype = weightsFlag(values.weights);
   const backend = await createBackend(values.backend);
   try {
-    const { model, config } = await loadHfCheckpoint(values.checkpoint, backend);
+    const { model, config } = await loadHfCheckpoint(values.checkpoint, backend, { weightDtype });
     const seqLen = values["seq-len"] === undefined
       ? config.block_size
       : positiveInt("--seq-len", values["seq-len"]);

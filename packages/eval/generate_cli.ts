@@ -23,10 +23,11 @@ import { loadTokenizer, type Tokenizer } from "@tinyllama-ts/tokenizer";
 import { BACKEND_NAMES, createBackend } from "@tinyllama-ts/backends";
 import { loadHfCheckpoint } from "@tinyllama-ts/checkpoint";
 import { generate } from "@tinyllama-ts/model";
+import { weightsFlag } from "./_cli_args.ts";
 
 const USAGE = "usage: deno task generate --checkpoint DIR (--prompt TEXT | --prompt-ids 1,2,3) " +
   "[--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--ids] " +
-  `[--backend ${BACKEND_NAMES.join("|")}]`;
+  `[--backend ${BACKEND_NAMES.join("|")}] [--weights auto|bf16|f32]`;
 
 /** Runs generation for the given command-line arguments. */
 export async function generateMain(args: string[]): Promise<void> {
@@ -45,6 +46,7 @@ export async function generateMain(args: string[]): Promise<void> {
       seed: { type: "string", default: "1234" },
       ids: { type: "boolean", default: false },
       backend: { type: "string", default: "wasm" },
+      weights: { type: "string", default: "auto" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -66,9 +68,12 @@ export async function generateMain(args: string[]): Promise<void> {
     ? null
     : parseIntListFlag("--prompt-ids", values["prompt-ids"]);
 
+  const weightDtype = weightsFlag(values.weights);
   const backend = await createBackend(values.backend);
   try {
-    const { model, extras, tokenizerPath } = await loadHfCheckpoint(values.checkpoint, backend);
+    const { model, extras, tokenizerPath } = await loadHfCheckpoint(values.checkpoint, backend, {
+      weightDtype,
+    });
     let tokenizer: Tokenizer | null = null;
     if (tokenizerPath) tokenizer = await loadTokenizer(tokenizerPath);
     else if (values.prompt !== undefined || !values.ids) {

@@ -20,6 +20,17 @@ export {
   resolveConfig,
 } from "./config.ts";
 export { KVCache, Model, paramSpecs } from "./model.ts";
-export type { ForwardOptions, ForwardResult, InitScheme, LayerWeights, ParamSpec, Weights } from "./model.ts";
+export type {
+  ForwardOptions,
+  ForwardResult,
+  InitScheme,
+  LayerWeights,
+  ModelOptions,
+  ParamSpec,
+  WeightDType,
+  Weights,
+} from "./model.ts";
 export { generate, nextToken, samplingProbs } from "./generate.ts";
 export type { GenerateOptions, SamplingOptions } from "./generate.ts";
+export { maxMicroBatch, memoryPlan } from "./memory_plan.ts";
+export type { MemoryPlan, MemoryPlanOptions } from "./memory_plan.ts";

@@ -21,6 +21,7 @@
  */
 import { UserError } from "@tinyllama-ts/cli";
 import type { AttentionShape, Backend, RopeShape, Tensor } from "@tinyllama-ts/backend";
+import { bf16ToF32, f32ToBf16 } from "@tinyllama-ts/backend";
 import { headSize, type ModelConfig } from "./config.ts";
 import { Random } from "@tinyllama-ts/random";
 
@@ -83,6 +84,26 @@ export function paramSpecs(c: ModelConfig): ParamSpec[] {
   return specs;
 }
 
+/**
+ * How the weights are held: `"f32"` (training and everything else), or `"bf16"`: the embedding, every
+ * linear weight and the head as bf16 on the backend (half the memory, and half the memory traffic of
+ * decoding), the norms in f32. A bf16 model evaluates and generates (the matmuls widen the weights
+ * exactly, so it computes what an f32 model with the same values computes); it does not train.
+ */
+export type WeightDType = "f32" | "bf16";
+
+/** Options of the {@link Model} constructor. */
+export interface ModelOptions {
+  /** See {@link WeightDType} (default `"f32"`). */
+  weightDtype?: WeightDType;
+  /**
+   * Rows per block of the training forward's fused head and loss (default 256): the head's matmul,
+   * the cross-entropy and the head's backward run block by block, so that only `rows × V` logits
+   * exist at once, never all `B·T × V`.
+   */
+  lossChunkRows?: number;
+}
+
 /** Weight initialisations; both seeded, both with norms at one. */
 export type InitScheme = "hf" | "tinyllama";
 
@@ -90,7 +111,10 @@ export type InitScheme = "hf" | "tinyllama";
 export interface ForwardOptions {
   /** Rows of the batch; `inputs.length / batch` is the sequence length (default 1). */
   batch?: number;
-  /** Also return the logits `[B·T, V]` (read back before the loss overwrites them). */
+  /**
+   * Also return the logits `[B·T, V]` (read back before the loss overwrites them). With a gradient
+   * this takes the unfused path, which holds all `B·T × V` logits (the fused one holds a block).
+   */
   logits?: boolean;
   /** Prepare {@link Model.backward} (default: whenever targets are given). */
   grad?: boolean;
@@ -137,6 +161,10 @@ interface BlockActs {
  */
 interface Acts {
   n: number;
+  /** Rows the logits buffer holds: `n`, or one block of the fused loss. */
+  logitRows: number;
+  /** One set of block buffers, refilled by recomputation in the backward. */
+  recompute: boolean;
   group: Tensor[];
   ids: Tensor;
   targets: Tensor;
@@ -208,23 +236,59 @@ export class Model {
   readonly weights: Weights;
   /** Total number of parameters. */
   readonly numParams: number;
+  /** How the weights are held (see {@link WeightDType}). */
+  readonly weightDtype: WeightDType;
+  /** The first tensor of each parameter group (one group, or the f32 and the bf16 one). */
+  readonly #paramGroups: Tensor[];
+  /** Rows per block of the fused head and loss. */
+  readonly lossChunkRows: number;
+  /**
+   * Activation recomputation: the training forward keeps only each block's input (the residual
+   * stream) and one block's buffers; {@link backward} runs each block's forward again from its input
+   * before its backward. The same kernels on the same inputs give the same activations, so the
+   * gradients are bit for bit those without it, for about one more forward of compute and
+   * `n_layer − 1` blocks' activations less memory. Takes effect at the next training forward.
+   */
+  recompute = false;
 
   #grads: Tensor[] | null = null;
   #gradWeights: Weights | null = null;
   #acts: Acts | null = null;
   #infer: Acts | null = null;
   #scratch: Scratch | null = null;
-  /** Set by a forward with `grad`, cleared by the backward that consumes it. */
-  #pending: { b: number; t: number } | null = null;
+  /**
+   * Set by a forward with `grad`, cleared by the backward that consumes it; `fused` when that forward
+   * already ran the head's backward (block by block, with the loss).
+   */
+  #pending: { b: number; t: number; fused: boolean } | null = null;
 
   /** Allocates zeroed parameters; call {@link init} or load a checkpoint into them. */
-  constructor(backend: Backend, config: ModelConfig) {
+  constructor(backend: Backend, config: ModelConfig, opts: ModelOptions = {}) {
     this.backend = backend;
     this.config = config;
     const specs = paramSpecs(config);
     this.names = specs.map((s) => s.name);
     this.shapes = specs.map((s) => s.shape);
-    this.params = backend.allocGroup(specs.map((s) => numel(s.shape)));
+    this.weightDtype = opts.weightDtype ?? "f32";
+    this.lossChunkRows = opts.lossChunkRows ?? 256;
+    if (!Number.isSafeInteger(this.lossChunkRows) || this.lossChunkRows < 1) {
+      throw new UserError(`lossChunkRows must be a positive integer, got ${opts.lossChunkRows}`);
+    }
+    if (this.weightDtype === "f32") {
+      this.params = backend.allocGroup(specs.map((s) => numel(s.shape)));
+      this.#paramGroups = [this.params[0]];
+    } else if (this.weightDtype === "bf16") {
+      // The norms (vectors) stay f32; the matrices go into one bf16 group.
+      const isNorm = this.names.map((n) => n.endsWith("norm.weight"));
+      const sizes = specs.map((s) => numel(s.shape));
+      const norms = backend.allocGroup(sizes.filter((_, i) => isNorm[i]));
+      const mats = backend.allocGroup(sizes.filter((_, i) => !isNorm[i]), "bf16");
+      let a = 0, b = 0;
+      this.params = isNorm.map((norm) => norm ? norms[a++] : mats[b++]);
+      this.#paramGroups = [norms[0], mats[0]];
+    } else {
+      throw new UserError(`unknown weight dtype "${this.weightDtype}" (f32, bf16)`);
+    }
     this.weights = weightsOf(this.params, config.n_layer);
     this.numParams = this.params.reduce((a, t) => a + t.size, 0);
   }
@@ -244,6 +308,9 @@ export class Model {
   }
 
   #ensureGrads(): Weights {
+    if (this.weightDtype !== "f32") {
+      throw new UserError("a model with bf16 weights evaluates and generates; training needs f32 weights");
+    }
     if (!this.#grads || !this.#gradWeights) {
       this.#grads = this.backend.allocGroup(this.shapes.map(numel));
       this.#gradWeights = weightsOf(this.#grads, this.config.n_layer);
@@ -273,7 +340,7 @@ export class Model {
     for (let i = 0; i < this.params.length; i++) {
       const name = this.names[i], t = this.params[i];
       if (name.endsWith("norm.weight")) {
-        this.backend.write(t, new Float32Array(t.size).fill(1));
+        this.#writeAt(t, new Float32Array(t.size).fill(1), 0);
         continue;
       }
       let std = 0.02;
@@ -282,7 +349,7 @@ export class Model {
         std = residual ? 1 / Math.sqrt(c.n_embd) / c.n_layer : Math.sqrt(2 / 5 / c.n_embd);
       }
       for (let off = 0; off < t.size; off += chunk) {
-        this.backend.write(t, rng.fillNormal(new Float32Array(Math.min(chunk, t.size - off)), std), off);
+        this.#writeAt(t, rng.fillNormal(new Float32Array(Math.min(chunk, t.size - off)), std), off);
       }
     }
   }
@@ -317,13 +384,15 @@ export class Model {
     checkIds("input", inputs, c.vocab_size);
     const n = b * t, C = c.n_embd, V = c.vocab_size;
     const grad = targets !== null && (opts.grad ?? true);
+    if (grad) this.#ensureGrads(); // a bf16 model says it cannot train before any work
     this.#pending = null;
-    const a = grad ? this.#trainActs(n) : this.#inferActs(n);
+    const fused = grad && !opts.logits;
+    const a = grad ? this.#trainActs(n, fused) : this.#inferActs(n);
     be.write(a.ids, inputs);
     be.embeddingForward(a.blocks[0].x, w.embed, a.ids, n, C);
     for (let l = 0; l < c.n_layer; l++) this.#block(l, a.blocks[l], a.tmp, b, t, null);
     be.rmsnormForward(a.lnf, a.rstdf, a.blocks[c.n_layer - 1].out, w.norm, n, C, c.norm_eps);
-    be.matmulForward(a.logits, a.lnf, w.lmHead, n, C, V);
+    if (!fused) be.matmulForward(a.logits, a.lnf, w.lmHead, n, C, V);
     const logits = opts.logits ? (await be.read(a.logits, 0, n * V)) as Float32Array : null;
     if (!targets) return { loss: null, logits, tokens: 0 };
 
@@ -336,12 +405,33 @@ export class Model {
     }
     be.write(a.targets, targets);
     const scale = grad ? (tokens > 0 ? (opts.lossScale ?? 1) / tokens : 0) : null;
-    be.crossEntropy(a.losses, a.logits, a.targets, n, V, scale);
+    if (fused) this.#fusedHeadLoss(a, n, scale!);
+    else be.crossEntropy(a.losses, a.logits, a.targets, n, V, scale);
     const losses = await be.read(a.losses, 0, n);
     let sum = 0;
     for (let i = 0; i < n; i++) sum += losses[i];
-    if (grad) this.#pending = { b, t };
+    if (grad) this.#pending = { b, t, fused };
     return { loss: tokens > 0 ? sum / tokens : NaN, logits, tokens };
+  }
+
+  /**
+   * The head, the loss and the head's backward over blocks of {@link lossChunkRows} rows: each block's
+   * logits go through the cross-entropy (which leaves their gradient in place) and straight into the
+   * head's backward, so the logits buffer holds one block. The same ops as the unfused path on the
+   * same rows; the head's weight gradient sums the blocks in row order, as the unfused product sums
+   * its own row blocks. Leaves `d(lnf)` in the scratch's `dln` for {@link backward}.
+   */
+  #fusedHeadLoss(a: Acts, n: number, scale: number): void {
+    const be = this.backend, C = this.config.n_embd, V = this.config.vocab_size, w = this.weights;
+    const g = this.#ensureGrads(), d = this.#scratchFor(n), rows = this.lossChunkRows;
+    be.zero(d.dln);
+    for (let r0 = 0; r0 < n; r0 += rows) {
+      const r = Math.min(rows, n - r0);
+      const x = be.view(a.lnf, r0 * C, r * C), logits = be.view(a.logits, 0, r * V);
+      be.matmulForward(logits, x, w.lmHead, r, C, V);
+      be.crossEntropy(be.view(a.losses, r0, r), logits, be.view(a.targets, r0, r), r, V, scale);
+      be.matmulBackward(be.view(d.dln, r0 * C, r * C), g.lmHead, logits, x, w.lmHead, r, C, V);
+    }
   }
 
   /** One block: attention and MLP, each a pre-norm residual branch. With a cache, k/v go into it. */
@@ -391,13 +481,14 @@ export class Model {
   /**
    * Accumulates the gradient of the last forward's (scaled) mean loss into {@link grads}: the head,
    * the final norm, the blocks from the last to the first, the embedding. Needs a forward with
-   * targets and `grad` since; the forward's logits buffer holds the loss gradient until then.
+   * targets and `grad` since; the forward's logits buffer holds the loss gradient until then (or,
+   * on the fused path, that forward already added the head's gradient and left `d(lnf)`).
    */
   backward(): void {
     if (!this.#pending || !this.#acts) {
       throw new Error("backward() needs a forward() with targets (and grad enabled) before it");
     }
-    const { b, t } = this.#pending;
+    const { b, t, fused } = this.#pending;
     this.#pending = null;
     const be = this.backend, c = this.config, w = this.weights, a = this.#acts;
     const g = this.#ensureGrads();
@@ -416,11 +507,15 @@ export class Model {
     const ropeQ = this.#ropeShape(b, t, c.n_head, 0), ropeK = this.#ropeShape(b, t, nQueryGroups, 0);
 
     be.zero(d.dres);
-    be.zero(d.dln);
-    be.matmulBackward(d.dln, g.lmHead, a.logits, a.lnf, w.lmHead, n, C, V);
+    if (!fused) {
+      be.zero(d.dln);
+      be.matmulBackward(d.dln, g.lmHead, a.logits, a.lnf, w.lmHead, n, C, V);
+    }
     be.rmsnormBackward(d.dres, g.norm, d.dln, a.blocks[c.n_layer - 1].out, w.norm, a.rstdf, n, C);
     for (let l = c.n_layer - 1; l >= 0; l--) {
       const x = a.blocks[l], wl = w.layers[l], gl = g.layers[l];
+      // Block l's activations again, from its kept input (its output is rewritten with the same values).
+      if (a.recompute) this.#block(l, x, a.tmp, b, t, null);
       // MLP branch: out = mid + down(silu(gate(ln2)) · up(ln2)); d.dres holds d(out), then d(mid).
       be.zero(d.dh);
       be.matmulBackward(d.dh, gl.down, d.dres, x.h, wl.down, n, I, C);
@@ -509,21 +604,32 @@ export class Model {
     return (await this.backend.read(this.grads[i])) as Float32Array;
   }
 
-  /** Sets parameter `i` (or the one named so) from host data of exactly its size. */
-  writeParam(nameOrIndex: string | number, data: Float32Array): void {
+  /**
+   * Sets parameter `i` (or the one named so) from host data of exactly its size: f32 values, or bf16
+   * bits (`Uint16Array`, widened exactly for an f32 parameter). f32 values into a bf16 parameter are
+   * rounded to nearest even.
+   */
+  writeParam(nameOrIndex: string | number, data: Float32Array | Uint16Array): void {
     const i = typeof nameOrIndex === "number" ? nameOrIndex : this.indexOf(nameOrIndex);
     if (data.length !== this.params[i].size) {
       throw new UserError(
         `${this.names[i]}: ${data.length} values for a parameter of ${this.params[i].size}`,
       );
     }
-    this.backend.write(this.params[i], data);
+    this.#writeAt(this.params[i], data, 0);
+  }
+
+  /** Writes f32 values or bf16 bits into a parameter, converting to its dtype. */
+  #writeAt(t: Tensor, data: Float32Array | Uint16Array, offset: number): void {
+    if (t.dtype === "bf16" && data instanceof Float32Array) data = f32ToBf16(data);
+    else if (t.dtype !== "bf16" && data instanceof Uint16Array) data = bf16ToF32(data);
+    this.backend.write(t, data, offset);
   }
 
   /** Releases every tensor of the model (not the backend). */
   destroy(): void {
     const be = this.backend;
-    be.free(this.params[0]);
+    for (const g of this.#paramGroups) be.free(g);
     if (this.#grads) be.free(this.#grads[0]);
     this.#freeActs(this.#acts);
     this.#freeActs(this.#infer);
@@ -541,54 +647,45 @@ export class Model {
     return { b, t, nHeads, headSize: headSize(this.config), base: this.config.rope_base, posOffset };
   }
 
-  /** Training activations for `n` positions, reallocated when `n` changes. */
-  #trainActs(n: number): Acts {
-    if (this.#acts?.n === n) return this.#acts;
-    this.#freeActs(this.#acts);
-    return this.#acts = this.#allocActs(n, this.config.n_layer);
+  /**
+   * Training activations for `n` positions, reallocated when `n` or the path changes: the fused path's
+   * logits buffer holds one block of rows, the unfused one all `n`.
+   */
+  #trainActs(n: number, fused: boolean): Acts {
+    const logitRows = fused ? Math.min(n, this.lossChunkRows) : n;
+    const a = this.#acts;
+    if (a?.n === n && a.logitRows === logitRows && a.recompute === this.recompute) return a;
+    this.#freeActs(a);
+    return this.#acts = this.#allocActs(n, this.recompute ? "recompute" : this.config.n_layer, logitRows);
   }
 
   /** Inference activations for at least `n` positions (grown on demand). */
   #inferActs(n: number): Acts {
     if (this.#infer && this.#infer.n >= n) return this.#infer;
     this.#freeActs(this.#infer);
-    return this.#infer = this.#allocActs(n, 1);
+    return this.#infer = this.#allocActs(n, 1, n);
   }
 
   /**
    * One group of activations: `distinct` sets of block buffers (`n_layer` for training, then block
-   * `l`'s output is block `l+1`'s input; 1 for inference, shared by every block and updated in place).
+   * `l`'s output is block `l+1`'s input; 1 for inference, shared by every block and updated in place;
+   * `"recompute"`: a residual stream buffer per block boundary and one set of the other buffers,
+   * which each block's forward fills, in the forward and again in the backward).
    */
-  #allocActs(n: number, distinct: number): Acts {
+  #allocActs(n: number, mode: number | "recompute", logitRows: number): Acts {
     const c = this.config, be = this.backend;
-    const C = c.n_embd, kvDim = c.n_query_groups * headSize(c), I = c.intermediate_size;
-    const inPlace = distinct === 1;
-    const layout = new Views();
-    const res = Array.from({ length: inPlace ? 1 : distinct + 1 }, () => layout.add(n * C));
-    const blocks = Array.from({ length: distinct }, (_, l) => ({
-      x: res[inPlace ? 0 : l],
-      ln1: layout.add(n * C),
-      rstd1: layout.add(n),
-      q: layout.add(n * C),
-      k: layout.add(n * kvDim),
-      v: layout.add(n * kvDim),
-      att: layout.add(n * C),
-      lse: layout.add(n * c.n_head),
-      mid: inPlace ? res[0] : layout.add(n * C),
-      ln2: layout.add(n * C),
-      rstd2: layout.add(n),
-      gate: layout.add(n * I),
-      up: layout.add(n * I),
-      h: layout.add(n * I),
-      out: res[inPlace ? 0 : l + 1],
-    }));
-    const tmp = layout.add(n * C), logits = layout.add(n * c.vocab_size), losses = layout.add(n);
-    const lnf = inPlace ? blocks[0].ln1 : layout.add(n * C),
-      rstdf = inPlace ? blocks[0].rstd1 : layout.add(n);
+    const { layout, blocks, recompute, inPlace, tmp, logits, losses, lnf, rstdf } = actsLayout(
+      c,
+      n,
+      mode,
+      logitRows,
+    );
     const group = be.allocGroup(layout.sizes);
     const views = blocks.map((blk) => mapViews(blk, group) as unknown as BlockActs);
     return {
       n,
+      logitRows,
+      recompute,
       group,
       ids: be.alloc(n, "i32"),
       targets: be.alloc(n, "i32"),
@@ -614,16 +711,59 @@ export class Model {
   #scratchFor(n: number): Scratch {
     if (this.#scratch && this.#scratch.n === n) return this.#scratch;
     if (this.#scratch) this.backend.free(this.#scratch.group[0]);
-    const c = this.config, C = c.n_embd, kvDim = c.n_query_groups * headSize(c), I = c.intermediate_size;
-    const names = ["dres", "dln", "datt", "dq", "dqr", "dk", "dkr", "dv", "dh", "dgate", "dup"] as const;
-    const sizes = [n * C, n * C, n * C, n * C, n * C, n * kvDim, n * kvDim, n * kvDim, n * I, n * I, n * I];
-    const group = this.backend.allocGroup(sizes);
+    const group = this.backend.allocGroup(Object.values(scratchSizes(this.config, n)));
     const s = { n, group } as Scratch;
-    names.forEach((name, i) => (s[name] = group[i]));
+    SCRATCH_NAMES.forEach((name, i) => (s[name] = group[i]));
     this.#scratch = s;
     return s;
   }
 }
+
+/** The training or inference activations' group layout (see `Model.#allocActs`); sizes in elements. Internal: for `memory_plan.ts`. */
+export function actsLayout(c: ModelConfig, n: number, mode: number | "recompute", logitRows: number) {
+  const C = c.n_embd, kvDim = c.n_query_groups * headSize(c), I = c.intermediate_size;
+  const recompute = mode === "recompute", distinct = recompute ? 1 : mode;
+  const inPlace = distinct === 1 && !recompute;
+  const layout = new Views();
+  const res = Array.from({ length: inPlace ? 1 : c.n_layer + 1 }, () => layout.add(n * C));
+  const made = Array.from({ length: distinct }, (_, l) => ({
+    x: res[inPlace ? 0 : l],
+    ln1: layout.add(n * C),
+    rstd1: layout.add(n),
+    q: layout.add(n * C),
+    k: layout.add(n * kvDim),
+    v: layout.add(n * kvDim),
+    att: layout.add(n * C),
+    lse: layout.add(n * c.n_head),
+    mid: inPlace ? res[0] : layout.add(n * C),
+    ln2: layout.add(n * C),
+    rstd2: layout.add(n),
+    gate: layout.add(n * I),
+    up: layout.add(n * I),
+    h: layout.add(n * I),
+    out: res[inPlace ? 0 : l + 1],
+  }));
+  const tmp = layout.add(n * C), logits = layout.add(logitRows * c.vocab_size), losses = layout.add(n);
+  const lnf = inPlace ? made[0].ln1 : layout.add(n * C),
+    rstdf = inPlace ? made[0].rstd1 : layout.add(n);
+  // Recomputation: every block shares the one set of buffers but for its own input and output.
+  const blocks = recompute
+    ? Array.from({ length: c.n_layer }, (_, l) => ({ ...made[0], x: res[l], out: res[l + 1] }))
+    : made;
+  return { layout, blocks, recompute, inPlace, tmp, logits, losses, lnf, rstdf };
+}
+
+/** Sizes of the backward's scratch group for `n` positions, by name (see `Model.#scratchFor`). */
+export function scratchSizes(c: ModelConfig, n: number): Record<(typeof SCRATCH_NAMES)[number], number> {
+  const C = c.n_embd, kvDim = c.n_query_groups * headSize(c), I = c.intermediate_size;
+  const sizes = [n * C, n * C, n * C, n * C, n * C, n * kvDim, n * kvDim, n * kvDim, n * I, n * I, n * I];
+  return Object.fromEntries(SCRATCH_NAMES.map((name, i) => [name, sizes[i]])) as Record<
+    (typeof SCRATCH_NAMES)[number],
+    number
+  >;
+}
+
+const SCRATCH_NAMES = ["dres", "dln", "datt", "dq", "dqr", "dk", "dkr", "dv", "dh", "dgate", "dup"] as const;
 
 /** Collects the sizes of a group's views; `add` returns the view's index. */
 class Views {

@@ -26,6 +26,12 @@ export interface PretrainFlags {
   hparams: Partial<Hparams>;
   /** `--shard-optimizer`: ZeRO stage 1 across the ranks of `deno task pretrain:mpi` (refused without). */
   shardOptimizer?: boolean;
+  /** `--recompute`: activation recomputation (see `TrainOptions.recompute`). */
+  recompute?: boolean;
+  /** `--plan`: print the memory plan and train nothing (see `plan.ts`). */
+  plan?: boolean;
+  /** `--memory-gb N`: with `--plan`, the largest micro-batch that fits N GB. */
+  memoryGb?: number;
 }
 
 const INT_FLAGS = {
@@ -87,7 +93,12 @@ runs/pretrain (continuing it if it is there), evaluate, sample, and write runs/p
   --eval-interval N --eval-iters N   validation every N steps (0: only at the end), over N batches
   --resume auto|DIR          continue the newest whole checkpoint in --out, or DIR; flags not given
                              default to the checkpoint's values
-  --shard-optimizer          deno task pretrain:mpi only: each rank holds 1/N of the AdamW moments`;
+  --shard-optimizer          deno task pretrain:mpi only: each rank holds 1/N of the AdamW moments
+  --recompute                keep only each block's input and recompute the block in the backward
+                             (less activation memory, the same gradients bit for bit)
+  --plan [--memory-gb N]     print the bytes of parameters, gradients, moments, activations, logits
+                             and workspace for these flags (and the largest micro-batch that fits
+                             N GB); trains nothing`;
 
 /**
  * Parses `args`. `--help` is reported as `{ help: true }`.
@@ -111,6 +122,9 @@ export function parsePretrainFlags(args: readonly string[]): PretrainFlags & { h
     "decay-norms-and-embeddings": { type: "string" },
     help: { type: "boolean" },
     "shard-optimizer": { type: "boolean" },
+    recompute: { type: "boolean" },
+    plan: { type: "boolean" },
+    "memory-gb": { type: "string" },
   };
   for (const k of [...Object.keys(INT_FLAGS), ...Object.keys(FLOAT_FLAGS)]) options[k] = { type: "string" };
   let values: Record<string, unknown>;
@@ -165,6 +179,9 @@ export function parsePretrainFlags(args: readonly string[]): PretrainFlags & { h
     resume: str("resume"),
     hparams,
     ...(values["shard-optimizer"] ? { shardOptimizer: true } : {}),
+    ...(values.recompute ? { recompute: true } : {}),
+    ...(values.plan ? { plan: true } : {}),
+    ...(str("memory-gb") === undefined ? {} : { memoryGb: parseMemoryGb(str("memory-gb")!, !!values.plan) }),
   };
 }
 
@@ -181,8 +198,10 @@ export function parsePretrainFlags(args: readonly string[]): PretrainFlags & { h
  */
 export function trainOptionsFromFlags(
   flags: PretrainFlags,
-  extra: Omit<TrainOptions, keyof Hparams | "out" | "config" | "initFrom" | "data" | "tokenizer" | "resume"> =
-    {},
+  extra: Omit<
+    TrainOptions,
+    keyof Hparams | "out" | "config" | "initFrom" | "data" | "tokenizer" | "resume" | "recompute"
+  > = {},
 ): TrainOptions {
   return {
     ...flags.hparams,
@@ -192,8 +211,16 @@ export function trainOptionsFromFlags(
     ...(flags.data.length === 0 ? {} : { data: flags.data }),
     ...(flags.tokenizer === undefined ? {} : { tokenizer: flags.tokenizer }),
     ...(flags.resume === undefined ? {} : { resume: flags.resume }),
+    ...(flags.recompute ? { recompute: true } : {}),
     ...extra,
   };
+}
+
+function parseMemoryGb(v: string, plan: boolean): number {
+  if (!plan) throw new UserError("--memory-gb goes with --plan");
+  const n = parseNumber("memory-gb", v);
+  if (!(n > 0)) throw new UserError(`--memory-gb must be positive, got "${v}"`);
+  return n;
 }
 
 function parseInteger(flag: string, v: string, min: number): number {

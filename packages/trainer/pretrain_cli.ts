@@ -25,6 +25,7 @@
 import { checkOutputDir, runMain, UserError } from "@tinyllama-ts/cli";
 import { parsePretrainFlags, PRETRAIN_USAGE, type PretrainFlags, trainOptionsFromFlags } from "./flags.ts";
 import { evaluate, prepareBuiltin, type Summary, writeReport } from "./pipeline.ts";
+import { planLines } from "./plan.ts";
 import { DEFAULT_OUT, train, type TrainOptions, type TrainResult } from "./train.ts";
 import { refuseUnderLauncher } from "./distributed.ts";
 
@@ -70,6 +71,12 @@ export async function pretrainMain(
     throw new UserError(
       `pretrain:mpi trains; run the ${stage} stage with one process (deno task pretrain ${stage})`,
     );
+  }
+  if (flags.plan) {
+    if (!writer) return 0; // one plan, from rank 0
+    if (stage !== undefined) throw new UserError(`--plan is not a stage's flag (got stage "${stage}")`);
+    for (const line of await planLines(flags)) console.log(line);
+    return 0;
   }
   const out = flags.out ?? DEFAULT_OUT;
   // Every stage reads or writes the run directory: a file, or a path under one, is refused up front.

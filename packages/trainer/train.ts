@@ -104,6 +104,11 @@ export interface TrainOptions extends Partial<Hparams> {
   forceProgress?: boolean;
   /** Data parallelism over MPI ranks (`deno task pretrain:mpi`); only its writer (rank 0) writes. */
   parallel?: DataParallel;
+  /**
+   * Activation recomputation (`Model.recompute`): each block's input kept, the block recomputed in
+   * the backward; the same gradients bit for bit, less activation memory (default false).
+   */
+  recompute?: boolean;
 }
 
 /** What a run did. */
@@ -247,6 +252,7 @@ export async function setup(opts: TrainOptions): Promise<Run> {
       opts.config,
     );
     release.push(() => model.destroy());
+    model.recompute = opts.recompute ?? false;
     tokenizer ??= tokenizerPath;
     const optimizer = par
       ? par.createOptimizer(backend, model, hp)

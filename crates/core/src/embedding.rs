@@ -1,18 +1,41 @@
 //! Token embedding: a row gather forward, a row scatter-add backward.
 
-use crate::simd::axpy;
+use crate::simd::{axpy, Elem};
 
 /// `out[i,:] = table[ids[i],:]`. Returns the index of the first id outside `0..vocab`, if any, having
 /// written nothing for it or after it.
 pub fn forward(out: &mut [f32], table: &[f32], ids: &[i32], n: usize, c: usize) -> Option<usize> {
+    forward_of(out, table, ids, n, c)
+}
+
+/// [`forward`] from a table of bf16 bits, each value widened (exactly) to f32.
+pub fn forward_bf16(
+    out: &mut [f32],
+    table: &[u16],
+    ids: &[i32],
+    n: usize,
+    c: usize,
+) -> Option<usize> {
+    forward_of(out, table, ids, n, c)
+}
+
+fn forward_of<T: Elem>(
+    out: &mut [f32],
+    table: &[T],
+    ids: &[i32],
+    n: usize,
+    c: usize,
+) -> Option<usize> {
     let vocab = table.len().checked_div(c).unwrap_or(0);
     for i in 0..n {
         let id = ids[i];
         if id < 0 || id as usize >= vocab {
             return Some(i);
         }
-        let row = id as usize;
-        out[i * c..(i + 1) * c].copy_from_slice(&table[row * c..(row + 1) * c]);
+        let row = &table[id as usize * c..(id as usize + 1) * c];
+        for (o, v) in out[i * c..(i + 1) * c].iter_mut().zip(row) {
+            *o = v.widen();
+        }
     }
     None
 }

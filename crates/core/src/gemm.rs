@@ -33,7 +33,7 @@
 //! multiply-adds over `p`) whatever the tiling or the thread that runs it.
 
 use crate::pool;
-use crate::simd::F4;
+use crate::simd::{Elem, F4};
 
 /// Rows of a micro-tile.
 const MR: usize = 6;
@@ -52,17 +52,18 @@ const MC0: usize = 256;
 /// Micro-panels of B packed per task.
 const PACK_PANELS: usize = 16;
 
-/// A read-only matrix operand: element `(r, c)` at `ptr[r·rs + c·cs]`.
+/// A read-only matrix operand: element `(r, c)` at `ptr[r·rs + c·cs]`, of f32 or (for B) of bf16
+/// bits, widened to f32 as it is packed.
 #[derive(Clone, Copy, Debug)]
-pub struct Mat {
-    pub ptr: *const f32,
+pub struct Mat<T = f32> {
+    pub ptr: *const T,
     pub rs: usize,
     pub cs: usize,
 }
 
 // SAFETY: a `Mat` is only read, and the kernels' contract is that nothing writes it during a call.
-unsafe impl Sync for Mat {}
-unsafe impl Send for Mat {}
+unsafe impl<T> Sync for Mat<T> {}
+unsafe impl<T> Send for Mat<T> {}
 
 #[derive(Clone, Copy)]
 struct OutPtr(*mut f32);
@@ -70,18 +71,20 @@ struct OutPtr(*mut f32);
 unsafe impl Sync for OutPtr {}
 unsafe impl Send for OutPtr {}
 
-/// `C = A·B` (or `C += A·B` with `accumulate`), `C` row-major with row stride `ldc`.
+/// `C = A·B` (or `C += A·B` with `accumulate`), `C` row-major with row stride `ldc`. `B` may be bf16:
+/// its packed panels are then the same f32 values as those of `B` widened first, so the result is
+/// the same bit for bit.
 ///
 /// # Safety
 /// `a` must address `m × k` readable values through its strides, `b` `k × n`, and `c` must be `m`
 /// rows of `n` writable values at stride `ldc`, not overlapping `a` or `b`.
 #[allow(clippy::too_many_arguments)]
-pub unsafe fn gemm(
+pub unsafe fn gemm<TB: Elem>(
     m: usize,
     n: usize,
     k: usize,
     a: Mat,
-    b: Mat,
+    b: Mat<TB>,
     c: *mut f32,
     ldc: usize,
     accumulate: bool,
@@ -303,13 +306,13 @@ unsafe fn macro_tile(
 /// `dst[panel·w·padded + v·w + u] = src[(panel·w + u)·su + v·sv]` for `panel·w + u < count` and
 /// `v < len`, zeros elsewhere (so edge tiles and padding steps compute on zeros, never out of bounds).
 #[allow(clippy::too_many_arguments)]
-unsafe fn pack(
+unsafe fn pack<T: Elem>(
     dst: *mut f32,
     w: usize,
     count: usize,
     len: usize,
     padded: usize,
-    src: *const f32,
+    src: *const T,
     su: usize,
     sv: usize,
 ) {
@@ -329,15 +332,15 @@ unsafe fn pack(
                 let full = (count - panel * w).min(w);
                 if full < w {
                     for u in 0..w {
-                        *d.add(u) = if u < full { *sp.add(u) } else { 0.0 };
+                        *d.add(u) = if u < full { (*sp.add(u)).widen() } else { 0.0 };
                     }
                 } else if w == 8 {
-                    F4::load(sp).store(d);
-                    F4::load(sp.add(4)).store(d.add(4));
+                    T::load4(sp).store(d);
+                    T::load4(sp.add(4)).store(d.add(4));
                 } else {
                     // Six values: the first four, then the last two of the four from the third.
-                    F4::load(sp).store(d);
-                    F4::load(sp.add(2)).store_hi2(d.add(4));
+                    T::load4(sp).store(d);
+                    T::load4(sp.add(2)).store_hi2(d.add(4));
                 }
             }
         }
@@ -355,7 +358,7 @@ unsafe fn pack(
                 let rows = [0, 1, 2, 3].map(|q| s.add((u + q) * su));
                 let mut v = 0;
                 while v + 4 <= len {
-                    let t = F4::transpose4(rows.map(|r| F4::load(r.add(v))));
+                    let t = F4::transpose4(rows.map(|r| T::load4(r.add(v))));
                     for (q, t) in t.iter().enumerate() {
                         t.store(d.add((v + q) * w + u));
                     }
@@ -363,7 +366,7 @@ unsafe fn pack(
                 }
                 while v < len {
                     for (q, r) in rows.iter().enumerate() {
-                        *d.add(v * w + u + q) = *r.add(v);
+                        *d.add(v * w + u + q) = (*r.add(v)).widen();
                     }
                     v += 1;
                 }
@@ -373,7 +376,7 @@ unsafe fn pack(
                 let (r0, r1) = (s.add(u * su), s.add((u + 1) * su));
                 let mut v = 0;
                 while v + 4 <= len {
-                    let [lo, hi] = F4::load(r0.add(v)).zip(F4::load(r1.add(v)));
+                    let [lo, hi] = T::load4(r0.add(v)).zip(T::load4(r1.add(v)));
                     lo.store_lo2(d.add(v * w + u));
                     lo.store_hi2(d.add((v + 1) * w + u));
                     hi.store_lo2(d.add((v + 2) * w + u));
@@ -381,8 +384,8 @@ unsafe fn pack(
                     v += 4;
                 }
                 while v < len {
-                    *d.add(v * w + u) = *r0.add(v);
-                    *d.add(v * w + u + 1) = *r1.add(v);
+                    *d.add(v * w + u) = (*r0.add(v)).widen();
+                    *d.add(v * w + u + 1) = (*r1.add(v)).widen();
                     v += 1;
                 }
                 u += 2;
@@ -390,7 +393,7 @@ unsafe fn pack(
             while u < w {
                 let r = s.add(u * su);
                 for v in 0..len {
-                    *d.add(v * w + u) = *r.add(v);
+                    *d.add(v * w + u) = (*r.add(v)).widen();
                 }
                 u += 1;
             }
@@ -398,7 +401,7 @@ unsafe fn pack(
             for v in 0..len {
                 for u in 0..w {
                     *d.add(v * w + u) = if u < full {
-                        *s.add(u * su + v * sv)
+                        (*s.add(u * su + v * sv)).widen()
                     } else {
                         0.0
                     };

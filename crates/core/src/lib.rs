@@ -587,3 +587,53 @@ pub fn pool_set_threads(threads: usize) {
 pub fn pool_threads() -> usize {
     pool::threads()
 }
+
+/// Reads `len` bf16 values (u16 bits) at `ptr`.
+///
+/// # Safety
+/// As [`memory::slice`], for u16 values.
+unsafe fn slice_u16<'a>(ptr: usize, len: usize) -> &'a [u16] {
+    if len == 0 {
+        return &[];
+    }
+    std::slice::from_raw_parts(ptr as *const u16, len)
+}
+
+/// `out[n,m] = x[n,k] · w[m,k]ᵀ` with `w` bf16 bits (widened exactly as they are read).
+#[wasm_bindgen]
+pub fn matmul_forward_bf16(out: usize, x: usize, w: usize, n: usize, k: usize, m: usize) {
+    // SAFETY: see the crate's safety contract.
+    unsafe {
+        matmul::forward_bf16(
+            slice_mut(out, n * m),
+            slice(x, n * k),
+            slice_u16(w, m * k),
+            n,
+            k,
+            m,
+        )
+    }
+}
+
+/// `out[n,:] = table[ids[n],:]` from a bf16 table; returns the first row whose id is outside the
+/// table, or −1.
+#[wasm_bindgen]
+pub fn embedding_forward_bf16(
+    out: usize,
+    table: usize,
+    table_len: usize,
+    ids: usize,
+    n: usize,
+    c: usize,
+) -> i32 {
+    // SAFETY: see the crate's safety contract.
+    unsafe {
+        status(embedding::forward_bf16(
+            slice_mut(out, n * c),
+            slice_u16(table, table_len),
+            slice_i32(ids, n),
+            n,
+            c,
+        ))
+    }
+}

@@ -8,16 +8,69 @@
 //! A forward over a handful of rows (decoding one token at a time) would pack all of `w` to use it
 //! once, so rows below [`FEW_ROWS`] take dot products over the rows of `x` and `w` as they lie, split
 //! over the threads by columns of `out`.
+//!
+//! The forward also takes bf16 weights ([`forward_bf16`]: `u16` bits, for inference at half the
+//! memory), widened to f32 where they are read (packing, or the dot products' loads): every product
+//! and sum is then the one the f32 forward computes on the widened weights, bit for bit.
 
 use crate::gemm::{gemm, Mat};
 use crate::pool;
-use crate::simd::{dot, F4};
+use crate::simd::{dot, Elem, F4};
 
 /// Below this many rows the forward runs as dot products (see the module notes).
 const FEW_ROWS: usize = 4;
 
 /// `out[n,m] = x[n,k] · w[m,k]ᵀ`, overwriting `out`.
 pub fn forward(out: &mut [f32], x: &[f32], w: &[f32], n: usize, k: usize, m: usize) {
+    forward_of(out, x, w, n, k, m)
+}
+
+/// [`forward`] with `w` as bf16 bits: the same result as [`forward`] on `w` widened to f32.
+pub fn forward_bf16(out: &mut [f32], x: &[f32], w: &[u16], n: usize, k: usize, m: usize) {
+    forward_of(out, x, w, n, k, m)
+}
+
+/// A weight element type of the forward: how a row's tail is dotted with `x` (f32 keeps [`dot`]).
+trait Weight: Elem + Sync {
+    fn dot_row(x: &[f32], w: &[Self]) -> f32;
+}
+
+impl Weight for f32 {
+    fn dot_row(x: &[f32], w: &[f32]) -> f32 {
+        dot(x, w)
+    }
+}
+
+impl Weight for u16 {
+    /// [`dot`]'s order (two accumulators over eight values, four left, then the rest), so that the
+    /// result is [`dot`]'s on the widened row.
+    fn dot_row(x: &[f32], w: &[u16]) -> f32 {
+        let k = x.len().min(w.len());
+        let (pa, pb) = (x.as_ptr(), w.as_ptr());
+        let (mut acc0, mut acc1) = (F4::splat(0.0), F4::splat(0.0));
+        let mut p = 0;
+        // SAFETY: every load stays below k.
+        unsafe {
+            while p + 8 <= k {
+                acc0 = acc0.add(F4::load(pa.add(p)).mul(u16::load4(pb.add(p))));
+                acc1 = acc1.add(F4::load(pa.add(p + 4)).mul(u16::load4(pb.add(p + 4))));
+                p += 8;
+            }
+            if p + 4 <= k {
+                acc0 = acc0.add(F4::load(pa.add(p)).mul(u16::load4(pb.add(p))));
+                p += 4;
+            }
+        }
+        let mut s = acc0.add(acc1).hsum();
+        while p < k {
+            s += x[p] * w[p].widen();
+            p += 1;
+        }
+        s
+    }
+}
+
+fn forward_of<W: Weight>(out: &mut [f32], x: &[f32], w: &[W], n: usize, k: usize, m: usize) {
     assert!(out.len() >= n * m && x.len() >= n * k && w.len() >= m * k);
     if n < FEW_ROWS {
         few_rows(out, x, w, n, k, m);
@@ -86,7 +139,7 @@ pub fn backward(
 const FEW_ROWS_COLS: usize = 64;
 
 /// The forward for `n < FEW_ROWS` rows: each output a dot product, four columns at a time.
-fn few_rows(out: &mut [f32], x: &[f32], w: &[f32], n: usize, k: usize, m: usize) {
+fn few_rows<W: Weight>(out: &mut [f32], x: &[f32], w: &[W], n: usize, k: usize, m: usize) {
     let out_addr = out.as_mut_ptr() as usize;
     pool::for_each(m.div_ceil(FEW_ROWS_COLS), &|t| {
         let (j0, j1) = (t * FEW_ROWS_COLS, ((t + 1) * FEW_ROWS_COLS).min(m));
@@ -102,7 +155,7 @@ fn few_rows(out: &mut [f32], x: &[f32], w: &[f32], n: usize, k: usize, m: usize)
                 j += 4;
             }
             while j < j1 {
-                row[j] = dot(xi, &w[j * k..(j + 1) * k]);
+                row[j] = W::dot_row(xi, &w[j * k..(j + 1) * k]);
                 j += 1;
             }
         }
@@ -110,7 +163,7 @@ fn few_rows(out: &mut [f32], x: &[f32], w: &[f32], n: usize, k: usize, m: usize)
 }
 
 /// One row of `x` against four rows of `w`: four dot products sharing the loads of `x`.
-fn dot_1x4(x: &[f32], w: &[f32], j: usize, k: usize) -> [f32; 4] {
+fn dot_1x4<W: Weight>(x: &[f32], w: &[W], j: usize, k: usize) -> [f32; 4] {
     let wr = [0, 1, 2, 3].map(|c| &w[(j + c) * k..(j + c + 1) * k]);
     let mut acc = [F4::splat(0.0); 4];
     let mut p = 0;
@@ -119,7 +172,7 @@ fn dot_1x4(x: &[f32], w: &[f32], j: usize, k: usize) -> [f32; 4] {
         unsafe {
             let a = F4::load(x.as_ptr().add(p));
             for c in 0..4 {
-                acc[c] = a.mul_add(F4::load(wr[c].as_ptr().add(p)), acc[c]);
+                acc[c] = a.mul_add(W::load4(wr[c].as_ptr().add(p)), acc[c]);
             }
         }
         p += 4;
@@ -128,7 +181,7 @@ fn dot_1x4(x: &[f32], w: &[f32], j: usize, k: usize) -> [f32; 4] {
     for c in 0..4 {
         let mut s = acc[c].hsum();
         for q in p..k {
-            s += x[q] * wr[c][q];
+            s += x[q] * wr[c][q].widen();
         }
         out[c] = s;
     }
@@ -192,6 +245,28 @@ mod tests {
             }
             close(&dx, &want_dx, 1e-5);
             close(&dw, &want_dw, 1e-5);
+        }
+    }
+
+    /// bf16 weights give exactly the f32 forward on the widened weights, on both paths (few rows and
+    /// the packed product) and on odd edges.
+    #[test]
+    fn bf16_forward_equals_f32_forward_on_widened_weights() {
+        for &(n, k, m) in &[(1, 1, 1), (1, 13, 9), (3, 300, 33), (7, 67, 45), (70, 260, 90)] {
+            let x = rand_vec(n * k, 6);
+            let w16: Vec<u16> = rand_vec(m * k, 7)
+                .iter()
+                .map(|v| (v.to_bits() >> 16) as u16)
+                .collect();
+            let w32: Vec<f32> = w16.iter().map(|h| h.widen()).collect();
+            let (mut a, mut b) = (vec![0.0; n * m], vec![0.0; n * m]);
+            forward(&mut a, &x, &w32, n, k, m);
+            forward_bf16(&mut b, &x, &w16, n, k, m);
+            assert_eq!(
+                a.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                b.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                "n {n} k {k} m {m}"
+            );
         }
     }
 }

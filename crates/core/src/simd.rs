@@ -21,6 +21,14 @@ pub struct F4(
 
 #[cfg(target_arch = "wasm32")]
 impl F4 {
+    /// Four bf16 values (the upper halves of f32s) from `p .. p + 4`, widened exactly to f32.
+    ///
+    /// # Safety
+    /// `p .. p + 4` must be readable.
+    #[inline(always)]
+    pub unsafe fn load_bf16(p: *const u16) -> F4 {
+        F4(i32x4_shl(u32x4_extend_low_u16x8(v128_load64_zero(p as *const u64)), 16))
+    }
     #[inline(always)]
     pub fn splat(x: f32) -> F4 {
         F4(f32x4_splat(x))
@@ -160,6 +168,14 @@ impl F4 {
 
 #[cfg(not(target_arch = "wasm32"))]
 impl F4 {
+    /// Four bf16 values widened exactly to f32 (see the wasm32 form).
+    ///
+    /// # Safety
+    /// `p .. p + 4` must be readable.
+    #[inline(always)]
+    pub unsafe fn load_bf16(p: *const u16) -> F4 {
+        F4([0, 1, 2, 3].map(|i| bf16_to_f32(*p.add(i))))
+    }
     #[inline(always)]
     fn map2(self, o: F4, f: impl Fn(f32, f32) -> f32) -> F4 {
         F4([
@@ -530,5 +546,46 @@ mod tests {
         let s = exp_shifted_sum(&mut e, 0.3);
         let want: f64 = a.iter().map(|x| (*x as f64 - 0.3).exp()).sum();
         assert!((s as f64 - want).abs() / want < 1e-6);
+    }
+}
+
+/// A bf16 value (the upper 16 bits of an f32) widened to f32: exact, every bf16 is an f32.
+#[inline(always)]
+pub fn bf16_to_f32(h: u16) -> f32 {
+    f32::from_bits((h as u32) << 16)
+}
+
+/// An element type a kernel reads and widens to f32 as it loads: `f32` itself, or `u16` holding bf16
+/// bits (weights kept at half the memory; the widening is exact, so a kernel run on bf16 values gives
+/// bit for bit what it gives on those values widened to f32 beforehand).
+pub trait Elem: Copy + 'static {
+    /// Four consecutive values at `p` as f32 lanes.
+    ///
+    /// # Safety
+    /// `p .. p + 4` must be readable.
+    unsafe fn load4(p: *const Self) -> F4;
+    /// The value as f32.
+    fn widen(self) -> f32;
+}
+
+impl Elem for f32 {
+    #[inline(always)]
+    unsafe fn load4(p: *const f32) -> F4 {
+        F4::load(p)
+    }
+    #[inline(always)]
+    fn widen(self) -> f32 {
+        self
+    }
+}
+
+impl Elem for u16 {
+    #[inline(always)]
+    unsafe fn load4(p: *const u16) -> F4 {
+        F4::load_bf16(p)
+    }
+    #[inline(always)]
+    fn widen(self) -> f32 {
+        bf16_to_f32(self)
     }
 }

@@ -48,6 +48,12 @@ export function embedding_backward(dtable: number, table_len: number, dout: numb
 export function embedding_forward(out: number, table: number, table_len: number, ids: number, n: number, c: number): number;
 
 /**
+ * `out[n,:] = table[ids[n],:]` from a bf16 table; returns the first row whose id is outside the
+ * table, or −1.
+ */
+export function embedding_forward_bf16(out: number, table: number, table_len: number, ids: number, n: number, c: number): number;
+
+/**
  * Frees a region returned by [`alloc`] with the same size.
  */
 export function free(ptr: number, bytes: number): void;
@@ -67,6 +73,11 @@ export function matmul_backward(dx: number, want_dx: boolean, dw: number, want_d
  * `out[n,m] = x[n,k] · w[m,k]ᵀ`.
  */
 export function matmul_forward(out: number, x: number, w: number, n: number, k: number, m: number): void;
+
+/**
+ * `out[n,m] = x[n,k] · w[m,k]ᵀ` with `w` bf16 bits (widened exactly as they are read).
+ */
+export function matmul_forward_bf16(out: number, x: number, w: number, n: number, k: number, m: number): void;
 
 /**
  * Sets the most threads that jobs use, the caller included (results do not depend on it).
@@ -141,10 +152,12 @@ export interface InitOutput {
     readonly cross_entropy: (a: number, b: number, c: number, d: number, e: number, f: number, g: number) => number;
     readonly embedding_backward: (a: number, b: number, c: number, d: number, e: number, f: number) => number;
     readonly embedding_forward: (a: number, b: number, c: number, d: number, e: number, f: number) => number;
+    readonly embedding_forward_bf16: (a: number, b: number, c: number, d: number, e: number, f: number) => number;
     readonly free: (a: number, b: number) => void;
     readonly linear_memory: () => any;
     readonly matmul_backward: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number, i: number, j: number) => void;
     readonly matmul_forward: (a: number, b: number, c: number, d: number, e: number, f: number) => void;
+    readonly matmul_forward_bf16: (a: number, b: number, c: number, d: number, e: number, f: number) => void;
     readonly pool_set_threads: (a: number) => void;
     readonly pool_threads: () => number;
     readonly rmsnorm_backward: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number) => void;

@@ -139,6 +139,22 @@ export function embedding_forward(out, table, table_len, ids, n, c) {
 }
 
 /**
+ * `out[n,:] = table[ids[n],:]` from a bf16 table; returns the first row whose id is outside the
+ * table, or −1.
+ * @param {number} out
+ * @param {number} table
+ * @param {number} table_len
+ * @param {number} ids
+ * @param {number} n
+ * @param {number} c
+ * @returns {number}
+ */
+export function embedding_forward_bf16(out, table, table_len, ids, n, c) {
+    const ret = wasm.embedding_forward_bf16(out, table, table_len, ids, n, c);
+    return ret;
+}
+
+/**
  * Frees a region returned by [`alloc`] with the same size.
  * @param {number} ptr
  * @param {number} bytes
@@ -185,6 +201,19 @@ export function matmul_backward(dx, want_dx, dw, want_dw, dout, x, w, n, k, m) {
  */
 export function matmul_forward(out, x, w, n, k, m) {
     wasm.matmul_forward(out, x, w, n, k, m);
+}
+
+/**
+ * `out[n,m] = x[n,k] · w[m,k]ᵀ` with `w` bf16 bits (widened exactly as they are read).
+ * @param {number} out
+ * @param {number} x
+ * @param {number} w
+ * @param {number} n
+ * @param {number} k
+ * @param {number} m
+ */
+export function matmul_forward_bf16(out, x, w, n, k, m) {
+    wasm.matmul_forward_bf16(out, x, w, n, k, m);
 }
 
 /**

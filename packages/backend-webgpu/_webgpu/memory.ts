@@ -38,8 +38,10 @@ export class GpuTensor implements Tensor {
     readonly buffer: GpuBuffer,
     readonly offset: number,
     readonly allocation: Allocation,
+    /** A view's share of its parent's host copy (see `view`). */
+    host?: Int32Array | null,
   ) {
-    this.host = dtype === "i32" ? new Int32Array(size) : null;
+    this.host = host !== undefined ? host : dtype === "i32" ? new Int32Array(size) : null;
   }
 }
 
@@ -74,6 +76,7 @@ export class GpuMemory {
   readonly capElems: number;
   #queue: CommandQueue;
   #live = new Set<Allocation>();
+  #liveBytes = 0;
 
   constructor(queue: CommandQueue, limits: MemoryLimits) {
     this.#queue = queue;
@@ -99,6 +102,7 @@ export class GpuMemory {
     const buffers = bufferBytes.map((bytes, i) => this.#queue.createBuffer(bytes, `${label} ${i}`));
     const allocation = new Allocation(buffers);
     this.#live.add(allocation);
+    this.#liveBytes += bufferBytes.reduce((a, b) => a + b, 0);
     return sizes.map((size, i) =>
       new GpuTensor(size, dtype, buffers[placements[i].buffer], placements[i].offset, allocation)
     );
@@ -111,6 +115,12 @@ export class GpuMemory {
     a.freed = true;
     this.#live.delete(a);
     for (const b of a.buffers) this.#queue.destroyBuffer(b);
+    this.#liveBytes -= a.buffers.reduce((s, b) => s + b.bytes, 0);
+  }
+
+  /** Bytes of the tensor buffers allocated and not yet released. */
+  get liveBytes(): number {
+    return this.#liveBytes;
   }
 
   /** True when `t` was allocated here and is not yet released. */
@@ -125,6 +135,7 @@ export class GpuMemory {
       for (const b of a.buffers) this.#queue.destroyBuffer(b);
     }
     this.#live.clear();
+    this.#liveBytes = 0;
   }
 
   /** True when `t` can be bound whole. */
