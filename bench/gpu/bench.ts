@@ -7,9 +7,13 @@
  * - `train`: one TinyLlama-1.1B training step (forward, backward, clipping, AdamW) at the largest
  *   micro-batch (of 16, 8, 4, 2, 1 rows of 2048) whose memory fits, tokens/s.
  *
+ * First it prints the adapter (name, all limits, features) and runs the correctness checks of
+ * `checks.ts` against the reference backend; an op whose check fails is reported and not timed.
  * Times are wall-clock around work followed by `finish()` (all submitted work done), median of several
  * repeats after a warm-up. `--smoke` runs tiny shapes (a correctness run of the script, e.g. on lavapipe;
- * its numbers mean nothing). Prints a human summary on stderr and one JSON object as the last stdout line.
+ * its numbers mean nothing). Prints a human summary on stderr and, on stdout, one JSON line per figure
+ * as soon as it is measured (`{"adapter": …}`, `{"checks": {name: …}}`, `{"matmul": …}`, …; merged by
+ * `report.ts`), so that a run killed midway keeps what it measured; the last line is the whole result.
  *
  * Usage: deno run --allow-read --allow-env bench/gpu/bench.ts [--smoke] [--only matmul,attention,train]
  *
@@ -23,8 +27,15 @@ import { maxMicroBatch, memoryPlan, Model, type ModelConfig, PRESETS } from "@ti
 import { Random } from "@tinyllama-ts/random";
 import { Optimizer, paramSlots } from "@tinyllama-ts/optim";
 import { fp32PeakFlops, trainingFlopsPerToken } from "../../packages/trainer/mfu.ts";
+import { describeAdapter } from "./adapter.ts";
+import { gpuChecks } from "./checks.ts";
 
 type Json = Record<string, unknown>;
+
+/** Prints one figure as a JSON line at once (console.log writes synchronously: a kill loses nothing). */
+function emit(key: string, value: unknown): void {
+  console.log(JSON.stringify({ [key]: value }));
+}
 
 /** Median of `repeats` timings (seconds) of `body` after one untimed warm-up. */
 async function timeIt(be: WebGpuBackend, repeats: number, body: () => void | Promise<void>): Promise<number> {
@@ -66,6 +77,7 @@ async function benchMatmul(be: WebGpuBackend, n: number, iters: number): Promise
       for (let i = 0; i < iters; i++) op();
     });
     result[`${name}_tflops`] = (flops * iters) / seconds / 1e12;
+    emit("matmul", { n, [`${name}_tflops`]: result[`${name}_tflops`] });
     console.error(`matmul ${name} ${n}³: ${((flops * iters) / seconds / 1e12).toFixed(2)} TFLOP/s`);
   }
   for (const t of [x, w, out]) be.free(t);
@@ -80,6 +92,7 @@ async function benchAttention(be: WebGpuBackend, s: AttentionShape, iters: numbe
   const fwd = await timeIt(be, 5, () => {
     for (let i = 0; i < iters; i++) be.attentionForward(out, lse, tq, tk, tv, s);
   }) / iters;
+  emit("attention", { shape: s, forward_ms: fwd * 1e3 });
   const bwd = await timeIt(be, 5, () => {
     for (let i = 0; i < iters; i++) be.attentionBackward(dq, dk, dv, dout, tq, tk, tv, out, lse, s);
   }) / iters;
@@ -144,15 +157,22 @@ async function trainStep(
       model_tflops: (flopsPerToken * tokens) / seconds / 1e12,
       mfu: peak ? (flopsPerToken * tokens) / seconds / peak : null,
       loss,
-      dispatches_per_step: null as number | null,
+      dispatches_per_step: 0,
+      submits_per_step: 0,
+      blocking_reads_per_step: 0,
     };
-    const before = be.counters.dispatches;
+    const before = be.counters;
     await step();
-    r.dispatches_per_step = be.counters.dispatches - before;
+    const after = be.counters;
+    r.dispatches_per_step = after.dispatches - before.dispatches;
+    r.submits_per_step = after.submits - before.submits;
+    r.blocking_reads_per_step = after.blockingReads - before.blockingReads;
     console.error(
       `train ${config.name} B ${b} × T ${t}${recompute ? " (recompute)" : ""}: ${
         (seconds * 1e3).toFixed(0)
-      } ms/step, ${(tokens / seconds).toFixed(0)} tokens/s, loss ${loss.toFixed(3)}`,
+      } ms/step, ${(tokens / seconds).toFixed(0)} tokens/s, loss ${
+        loss.toFixed(3)
+      }; per step ${r.dispatches_per_step} dispatches, ${r.submits_per_step} submits, ${r.blocking_reads_per_step} blocking reads`,
     );
     opt.free();
     model.destroy();
@@ -176,15 +196,47 @@ await runMain(async () => {
   });
   const smoke = values.smoke!;
   const only = new Set((values.only ?? "matmul,attention,train").split(","));
+  const adapter = await describeAdapter();
+  emit("adapter_report", adapter ?? { error: "no WebGPU adapter" });
   const be = await createWebGpuBackend();
-  const result: Json = { backend: "webgpu", adapter: be.info.device, smoke };
-  console.error(`adapter: ${be.info.device}${smoke ? " (smoke: tiny shapes, numbers mean nothing)" : ""}`);
+  const result: Json = { backend: "webgpu", adapter: be.info.device, adapter_report: adapter, smoke };
+  emit("backend", "webgpu");
+  emit("smoke", smoke);
+  console.error(
+    `adapter: ${be.info.device}${smoke ? " (smoke: tiny shapes, numbers mean nothing)" : ""}; ` +
+      `subgroups ${adapter?.subgroups ? "yes" : "no"}, shader-f16 ${adapter?.shader_f16 ? "yes" : "no"}`,
+  );
+  emit("adapter", be.info.device);
+  // Correctness first: an op whose check fails is not timed.
+  const failed = new Set<string>();
+  const checks: Json = {};
+  for (
+    const r of await gpuChecks(be, (r) => {
+      emit("checks", { [r.name]: r });
+      console.error(
+        `check ${r.name}: ${r.ok ? "ok" : "FAILED"} ${JSON.stringify(r.errors)} (tol ${r.tol})${
+          r.message ? ` ${r.message}` : ""
+        }`,
+      );
+    })
+  ) {
+    checks[r.name] = r;
+    if (!r.ok) failed.add(r.guards);
+  }
+  result.checks = checks;
+  for (const what of failed) {
+    if (only.delete(what)) {
+      result[what] = { error: "not timed: its correctness check failed" };
+      emit(what, result[what]);
+    }
+  }
   if (only.has("matmul")) result.matmul = await benchMatmul(be, smoke ? 200 : 4096, smoke ? 1 : 10);
   if (only.has("attention")) {
     const shape: AttentionShape = smoke
       ? { b: 1, tq: 64, kvLen: 64, kvStride: 64, nHead: 4, nQueryGroups: 2, headSize: 16 }
       : { b: 4, tq: 2048, kvLen: 2048, kvStride: 2048, nHead: 32, nQueryGroups: 4, headSize: 64 };
     result.attention = await benchAttention(be, shape, smoke ? 1 : 5);
+    emit("attention", result.attention);
   }
   be.destroy();
   if (only.has("train")) {
@@ -202,8 +254,10 @@ await runMain(async () => {
           result[key] = r;
           break;
         }
+        emit(`${key}_tried`, { [String(b)]: "does not fit" });
       }
       result[key] ??= { error: "no micro-batch fits" };
+      emit(key, result[key]);
     }
   }
   console.log(JSON.stringify(result));

@@ -127,12 +127,16 @@ export class WebGpuBackend implements Backend {
     };
   }
 
-  /** Dispatches, submissions and pipelines so far (tests and the benchmark report them). */
-  get counters(): { dispatches: number; submits: number; pipelines: number } {
+  /**
+   * Dispatches, submissions, pipelines and blocking reads (reads back to the host) so far (tests and
+   * the benchmark report them).
+   */
+  get counters(): { dispatches: number; submits: number; pipelines: number; blockingReads: number } {
     return {
       dispatches: this.#queue.dispatches,
       submits: this.#queue.submits,
       pipelines: this.#queue.pipelineCount,
+      blockingReads: this.#queue.blockingReads,
     };
   }
 

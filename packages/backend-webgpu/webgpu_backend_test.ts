@@ -51,6 +51,7 @@ gpuTest("webgpu: ops queue into one submission; pipelines are created once", asy
   assert.equal(after.dispatches - before.dispatches, 20);
   assert.equal(after.submits - before.submits, 1);
   assert.equal(after.pipelines, before.pipelines);
+  assert.equal(after.blockingReads - before.blockingReads, 1, "one read back to the host");
   gpu.free(x);
   gpu.free(w);
   gpu.free(out);

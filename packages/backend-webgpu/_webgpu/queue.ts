@@ -65,6 +65,8 @@ export class CommandQueue {
   dispatches = 0;
   /** Submissions since creation. */
   submits = 0;
+  /** Reads back to the host since creation (each waits for all recorded work: a pipeline stall). */
+  blockingReads = 0;
 
   constructor(device: GPUDevice) {
     this.device = device;
@@ -148,6 +150,7 @@ export class CommandQueue {
   /** Copies `bytes` from `buffer` at `byteOffset` to the host, after all recorded work. */
   async readBytes(buffer: GpuBuffer, byteOffset: number, bytes: number): Promise<ArrayBuffer> {
     this.flush();
+    this.blockingReads++;
     this.device.pushErrorScope("validation");
     const staging = this.device.createBuffer({
       label: "read staging",
