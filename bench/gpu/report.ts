@@ -12,16 +12,39 @@ import { fp32PeakFlops } from "../../packages/trainer/mfu.ts";
 
 type Json = Record<string, unknown>;
 
-/** The last line of a file that parses as a JSON object (the scripts log above it). */
-export async function lastJson(path: string): Promise<Json> {
-  const lines = (await Deno.readTextFile(path)).trim().split("\n").reverse();
-  for (const line of lines) {
+/**
+ * The result in a file of JSON lines (the scripts print one line per figure as it is measured, among
+ * log lines): the objects merged in order, objects under the same key merged one level deep, so that a
+ * run killed midway still yields what it measured.
+ *
+ * @example
+ * ```ts
+ * import { mergeJsonLines } from "./report.ts";
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeTextFile(path, '{"matmul":{"n":8,"forward_tflops":1}}\nlog\n{"matmul":{"backward_dx_tflops":2}}\n');
+ * console.log(await mergeJsonLines(path)); // { matmul: { n: 8, forward_tflops: 1, backward_dx_tflops: 2 } }
+ * ```
+ */
+export async function mergeJsonLines(path: string): Promise<Json> {
+  const merged: Json = {};
+  let found = false;
+  for (const line of (await Deno.readTextFile(path)).split("\n")) {
+    let v: unknown;
     try {
-      const v = JSON.parse(line);
-      if (v && typeof v === "object") return v;
-    } catch { /* a log line */ }
+      v = JSON.parse(line);
+    } catch {
+      continue; // a log line
+    }
+    if (!v || typeof v !== "object" || Array.isArray(v)) continue;
+    found = true;
+    for (const [key, value] of Object.entries(v as Json)) {
+      const old = merged[key];
+      const isObject = (x: unknown) => x !== null && typeof x === "object" && !Array.isArray(x);
+      merged[key] = isObject(old) && isObject(value) ? { ...(old as Json), ...(value as Json) } : value;
+    }
   }
-  throw new UserError(`${path}: no JSON result (the run failed; see its log)`);
+  if (!found) throw new UserError(`${path}: no JSON result (the run failed; see its log)`);
+  return merged;
 }
 
 function num(v: unknown, digits: number): string {
@@ -72,6 +95,10 @@ export function renderResults(gpu: Json, torch: Json, date: string): string {
     );
   }
   const shape = g("attention").shape ? JSON.stringify(g("attention").shape) : "n/a";
+  const checks = Object.values(g("checks")) as Json[];
+  const failed = checks.filter((c) => !c.ok).map((c) => String(c.name));
+  const ar = g("adapter_report");
+  const yesNo = (v: unknown) => (v === true ? "yes" : v === false ? "no" : "n/a");
   return [
     "## WebGPU (GPU)",
     "",
@@ -89,6 +116,18 @@ export function renderResults(gpu: Json, torch: Json, date: string): string {
     }, forward + backward + ` +
     "clipping + AdamW" +
     (typeof ga.mfu === "number" ? `; WebGPU MFU ${(ga.mfu * 100).toFixed(1)}% of the fp32 peak.` : "."),
+    `Adapter features: subgroups ${yesNo(ar.subgroups)}, shader-f16 ${yesNo(ar.shader_f16)}. ` +
+    `Correctness on the GPU (against the reference backend, outputs poisoned): ${
+      checks.length === 0
+        ? "not run"
+        : failed.length === 0
+        ? `all ${checks.length} checks passed`
+        : `${failed.length} of ${checks.length} FAILED (${failed.join(", ")}; those ops are not timed)`
+    }. Per WebGPU training step: ${ga.dispatches_per_step ?? "?"} dispatches, ${
+      ga.submits_per_step ?? "?"
+    } submits, ${ga.blocking_reads_per_step ?? "?"} blocking reads. PyTorch attention backend: ${
+      t("attention").sdpa_backend ?? "n/a"
+    }.`,
     "",
     ...rows,
     "",
@@ -99,7 +138,7 @@ if (import.meta.main) {
   await runMain(async () => {
     const [gpuPath, torchPath] = Deno.args;
     if (!gpuPath || !torchPath) throw new UserError("usage: report.ts WEBGPU.json TORCH.json");
-    const torch = await lastJson(torchPath).catch((e) => ({ error: String(e.message ?? e) }));
-    console.log(renderResults(await lastJson(gpuPath), torch, new Date().toISOString().slice(0, 10)));
+    const torch = await mergeJsonLines(torchPath).catch((e) => ({ error: String(e.message ?? e) }));
+    console.log(renderResults(await mergeJsonLines(gpuPath), torch, new Date().toISOString().slice(0, 10)));
   });
 }
