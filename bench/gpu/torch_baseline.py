@@ -1,22 +1,53 @@
 """The PyTorch side of the GPU benchmark (bench/gpu/run.sh runs it beside bench.ts), at the same shapes:
 
 - matmul: cuBLAS fp32 with TF32 off, n^3 (4096^3), in the three layouts of bench.ts, TFLOP/s;
-- attention: torch SDPA (fp32, causal, GQA) forward and backward at B 4, T 2048, 32/4 heads, hd 64, ms;
+- attention: torch SDPA (fp32, causal) forward and backward at B 4, T 2048, 32/4 heads, hd 64, ms, with
+  the key/value heads expanded by repeat_interleave (inside the timed region, as a model does it) and
+  the memory-efficient backend forced (`enable_gqa=True` in fp32 falls back to the slow math backend);
+  which backend ran is reported;
 - train: one TinyLlama-1.1B step in eager fp32 (forward, backward, clip_grad_norm_, torch.optim.AdamW)
-  at the given micro-batch, halved until it fits; transformers' LlamaForCausalLM when importable, else
-  the same architecture written out below. tokens/s.
+  at the given micro-batch (ours), halved only when it does not fit (reported: the ratio then compares
+  different micro-batches); transformers' LlamaForCausalLM (use_cache=False) when importable, else the
+  same architecture written out below; SDPA forced to the efficient backend here too. tokens/s.
 
-CUDA events time every part (median of repeats after a warm-up). Prints one JSON object as its last
-stdout line. No network, no weights: everything is random.
+CUDA events time every part (median of repeats after a warm-up). Prints one JSON line per figure as soon
+as it is measured (merged by report.ts; a kill keeps what was measured) and the whole result last. Out of
+memory (torch.cuda.OutOfMemoryError or a RuntimeError saying so) is caught and reported. No network, no
+weights: everything is random.
 
 Usage: python3 bench/gpu/torch_baseline.py [--smoke] [--micro-batch 8] [--only matmul,attention,train]
 """
 
 import argparse
+import contextlib
 import json
 import math
 import statistics
 import sys
+
+
+def emit(key, value):
+    """One figure as a JSON line, at once."""
+    print(json.dumps({key: value}), flush=True)
+
+
+def is_oom(torch, e):
+    """Whether an exception is CUDA running out of memory (older torch raises a plain RuntimeError)."""
+    return isinstance(e, torch.cuda.OutOfMemoryError) or (
+        isinstance(e, RuntimeError) and "out of memory" in str(e).lower()
+    )
+
+
+def efficient_sdpa(torch):
+    """A context forcing SDPA's memory-efficient backend, and its name; nullcontext when unavailable."""
+    import contextlib
+
+    try:
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+
+        return (lambda: sdpa_kernel(SDPBackend.EFFICIENT_ATTENTION)), "efficient (forced)"
+    except ImportError:  # torch < 2.3
+        return contextlib.nullcontext, "default (sdpa_kernel unavailable)"
 
 
 def timed(torch, fn, repeats):
@@ -53,6 +84,7 @@ def bench_matmul(torch, n, iters):
 
         seconds = timed(torch, run, 5)
         result[f"{name}_tflops"] = 2 * n**3 * iters / seconds / 1e12
+        emit("matmul", {"n": n, f"{name}_tflops": result[f"{name}_tflops"]})
         print(f"torch matmul {name} {n}^3: {result[f'{name}_tflops']:.2f} TFLOP/s", file=sys.stderr)
     return result
 
@@ -65,38 +97,61 @@ def bench_attention(torch, s, iters):
     k = torch.randn(b, hkv, t, hd, device="cuda", requires_grad=True)
     v = torch.randn(b, hkv, t, hd, device="cuda", requires_grad=True)
     dout = torch.randn(b, h, t, hd, device="cuda")
-    try:
-        F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
-        sdpa = lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
-        gqa = "enable_gqa"
-    except TypeError:  # torch < 2.5: repeat the key/value heads (inside the timed region)
-        rep = h // hkv
-        sdpa = lambda: F.scaled_dot_product_attention(
+    rep = h // hkv
+    forced, backend = efficient_sdpa(torch)
+
+    def sdpa():
+        return F.scaled_dot_product_attention(
             q, k.repeat_interleave(rep, 1), v.repeat_interleave(rep, 1), is_causal=True
         )
-        gqa = "repeat_interleave"
+
+    try:
+        with forced():
+            sdpa()
+    except RuntimeError as e:  # the efficient kernel refuses this shape or device: say so, use the default
+        if is_oom(torch, e):
+            raise
+        forced, backend = contextlib.nullcontext, f"default (efficient refused: {str(e).splitlines()[0]})"
+    print(f"torch SDPA backend: {backend}", file=sys.stderr)
 
     def fwd():
-        with torch.no_grad():
+        with torch.no_grad(), forced():
             for _ in range(iters):
                 sdpa()
 
-    out = sdpa()
+    with forced():
+        out = sdpa()
 
     def bwd():
-        for _ in range(iters):
-            torch.autograd.grad(out, (q, k, v), dout, retain_graph=True)
+        with forced():
+            for _ in range(iters):
+                torch.autograd.grad(out, (q, k, v), dout, retain_graph=True)
 
     f = timed(torch, fwd, 5) / iters
+    emit("attention", {"shape": s, "forward_ms": f * 1e3, "gqa": "repeat_interleave", "sdpa_backend": backend})
     bw = timed(torch, bwd, 5) / iters
-    print(f"torch SDPA ({gqa}): forward {f * 1e3:.2f} ms, backward {bw * 1e3:.2f} ms", file=sys.stderr)
-    return {"shape": s, "forward_ms": f * 1e3, "backward_ms": bw * 1e3, "gqa": gqa}
+    print(f"torch SDPA ({backend}): forward {f * 1e3:.2f} ms, backward {bw * 1e3:.2f} ms", file=sys.stderr)
+    return {
+        "shape": s,
+        "forward_ms": f * 1e3,
+        "backward_ms": bw * 1e3,
+        "gqa": "repeat_interleave",
+        "sdpa_backend": backend,
+    }
 
 
 def llama(torch, cfg):
     """TinyLlama's architecture (Llama 2, GQA, untied head): transformers' class when present."""
     try:
         from transformers import LlamaConfig, LlamaForCausalLM
+
+        try:  # newer transformers pass enable_gqa=True (math backend in fp32): expand the heads instead
+            import transformers.integrations.sdpa_attention as hf_sdpa
+
+            if hasattr(hf_sdpa, "use_gqa_in_sdpa"):
+                hf_sdpa.use_gqa_in_sdpa = lambda *args, **kwargs: False
+        except ImportError:
+            pass
 
         hf = LlamaConfig(
             vocab_size=cfg["vocab_size"],
@@ -109,12 +164,13 @@ def llama(torch, cfg):
             rms_norm_eps=cfg["norm_eps"],
             rope_theta=cfg["rope_base"],
             tie_word_embeddings=False,
+            use_cache=False,
             attn_implementation="sdpa",
         )
         model = LlamaForCausalLM(hf)
 
         def loss_fn(ids, targets):
-            logits = model(input_ids=ids).logits
+            logits = model(input_ids=ids, use_cache=False).logits
             return torch.nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten())
 
         return model, loss_fn, "transformers LlamaForCausalLM (sdpa)"
@@ -194,6 +250,7 @@ def bench_train(torch, cfg, micro_batch, seq_len, steps):
     model = model.cuda()
     params = sum(p.numel() for p in model.parameters())
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1)
+    forced, backend = efficient_sdpa(torch)
     b = micro_batch
     while b >= 1:
         try:
@@ -202,8 +259,9 @@ def bench_train(torch, cfg, micro_batch, seq_len, steps):
 
             def step():
                 opt.zero_grad(set_to_none=True)
-                loss = loss_fn(ids, targets)
-                loss.backward()
+                with forced():
+                    loss = loss_fn(ids, targets)
+                    loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 opt.step()
                 return loss
@@ -216,16 +274,28 @@ def bench_train(torch, cfg, micro_batch, seq_len, steps):
             )
             return {
                 "implementation": impl,
+                "sdpa_backend": backend,
                 "micro_batch": b,
+                "requested_micro_batch": micro_batch,
+                "same_micro_batch": b == micro_batch,
                 "seq_len": seq_len,
                 "params": params,
                 "step_seconds": seconds,
                 "tokens_per_sec": tokens / seconds,
                 "peak_memory_gib": torch.cuda.max_memory_allocated() / 2**30,
             }
-        except torch.cuda.OutOfMemoryError:
+        except (torch.cuda.OutOfMemoryError, RuntimeError) as e:
+            if not is_oom(torch, e):
+                if forced is contextlib.nullcontext:
+                    raise
+                # The efficient backend refused the model's attention call: the default, said so.
+                forced, backend = contextlib.nullcontext, f"default (efficient refused: {str(e).splitlines()[0]})"
+                print(f"torch train: SDPA {backend}", file=sys.stderr)
+                continue
             print(f"torch train B {b}: out of memory", file=sys.stderr)
+            emit("train_tried", {str(b): "out of memory"})
             opt.zero_grad(set_to_none=True)
+            ids = targets = None
             torch.cuda.empty_cache()
             b //= 2
     return {"error": "no micro-batch fits"}
@@ -257,10 +327,10 @@ def main():
     try:
         import torch
     except ImportError:
-        print(json.dumps({"backend": "torch", "error": "torch is not installed"}))
+        emit("error", "torch is not installed")
         return
     if not torch.cuda.is_available():
-        print(json.dumps({"backend": "torch", "error": "CUDA is not available"}))
+        emit("error", "CUDA is not available")
         return
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
@@ -272,21 +342,35 @@ def main():
         "tf32": False,
         "smoke": args.smoke,
     }
+    for key in ("backend", "torch", "device", "tf32", "smoke"):
+        emit(key, result[key])
+
+    def guarded(key, fn):
+        """fn()'s result, or the out-of-memory error (reported, not raised)."""
+        try:
+            result[key] = fn()
+        except (torch.cuda.OutOfMemoryError, RuntimeError) as e:
+            if not is_oom(torch, e):
+                raise
+            result[key] = {"error": "out of memory"}
+            torch.cuda.empty_cache()
+        emit(key, result[key])
     if "matmul" in only:
-        result["matmul"] = bench_matmul(torch, 200 if args.smoke else 4096, 1 if args.smoke else 10)
+        guarded("matmul", lambda: bench_matmul(torch, 200 if args.smoke else 4096, 1 if args.smoke else 10))
     if "attention" in only:
         shape = (
             {"b": 1, "tq": 64, "kvLen": 64, "kvStride": 64, "nHead": 4, "nKV": 2, "headDim": 16}
             if args.smoke
             else {"b": 4, "tq": 2048, "kvLen": 2048, "kvStride": 2048, "nHead": 32, "nKV": 4, "headDim": 64}
         )
-        result["attention"] = bench_attention(torch, shape, 1 if args.smoke else 5)
+        guarded("attention", lambda: bench_attention(torch, shape, 1 if args.smoke else 5))
     if "train" in only:
         cfg = MICRO if args.smoke else TINYLLAMA
         seq = 32 if args.smoke else cfg["block_size"]
-        result["train"] = bench_train(torch, cfg, args.micro_batch, seq, 1 if args.smoke else 3)
+        guarded("train", lambda: bench_train(torch, cfg, args.micro_batch, seq, 1 if args.smoke else 3))
         if not math.isfinite(result["train"].get("tokens_per_sec", 0.0)):
             result["train"]["error"] = "non-finite timing"
+            emit("train", result["train"])
     print(json.dumps(result))
 
 
