@@ -82,7 +82,11 @@ export function renderResults(gpu: Json, torch: Json, date: string): string {
       ga.micro_batch ?? "?"
     }) | ${num(ta.tokens_per_sec, 0)} (B ${ta.micro_batch ?? "?"}) | ${
       ratio(ga.tokens_per_sec, ta.tokens_per_sec)
-    }${ga.micro_batch !== ta.micro_batch ? " (different micro-batches: PyTorch did not fit ours)" : ""} |`,
+    }${
+      typeof ta.micro_batch === "number" && ga.micro_batch !== ta.micro_batch
+        ? " (different micro-batches: PyTorch did not fit ours)"
+        : ""
+    } |`,
   );
   const gr = g("train_recompute");
   if (Object.keys(gr).length > 0) {
