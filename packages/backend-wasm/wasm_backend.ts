@@ -117,6 +117,7 @@ export class WasmBackend implements Backend {
       device: `WebAssembly SIMD128, ${threads} thread${threads === 1 ? "" : "s"}`,
       gpu: false,
       maxTensorElements: Math.floor(MAX_REGION_BYTES / BYTES),
+      memoryBytes: 0xffff_0000, // wasm32's one shared memory (4 GiB less the last page)
     };
   }
 

@@ -124,6 +124,7 @@ export class WebGpuBackend implements Backend {
       device: adapterName,
       gpu: true,
       maxTensorElements: Math.floor(memory.limits.maxBufferBytes / 4),
+      memoryBytes: null,
     };
   }
 

@@ -76,8 +76,13 @@ export interface BackendInfo {
   readonly device: string;
   /** True when the ops run on a GPU adapter (a read then waits for queued work). */
   readonly gpu: boolean;
-  /** Largest elements one tensor may hold on this backend (wasm32: what fits its 4 GiB memory). */
+  /** Largest elements one tensor may hold on this backend (wasm32: one allocation, under 2 GiB). */
   readonly maxTensorElements: number;
+  /**
+   * Bytes all tensors together may take, where one memory holds them all (wasm32: its 4 GiB), else
+   * null (the device's own limits apply).
+   */
+  readonly memoryBytes: number | null;
 }
 
 /**

@@ -880,7 +880,7 @@ export function conformanceSuite(
       ],
       ["embeddingForward: ids must be i32, got f32", () => be.embeddingForward(out, x, w, 2, 2)],
       [
-        "embeddingForward: table must be f32, got i32",
+        "embeddingForward: table must be f32 or bf16, got i32",
         () => be.embeddingForward(out, i32([0, 0, 0, 0]), ids, 2, 2),
       ],
       [
@@ -958,6 +958,7 @@ export function conformanceSuite(
     assert.ok(be.info.name.length > 0 && be.info.device.length > 0);
     assert.equal(typeof be.info.gpu, "boolean");
     assert.ok(Number.isInteger(be.info.maxTensorElements) && be.info.maxTensorElements >= 2 ** 20);
+    assert.ok(be.info.memoryBytes === null || be.info.memoryBytes >= be.info.maxTensorElements * 4);
     return Promise.resolve();
   });
 }

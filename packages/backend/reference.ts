@@ -73,6 +73,7 @@ export class ReferenceBackend implements Backend {
     device: "TypeScript f64 (reference)",
     gpu: false,
     maxTensorElements: 2 ** 30,
+    memoryBytes: null,
   };
 
   // ---- memory ----

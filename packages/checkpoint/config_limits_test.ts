@@ -62,7 +62,7 @@ Deno.test("a config larger than the backend holds is refused from its sizes alon
   );
   checkConfigFits(PRESETS["tinyllama-1.1b"], info, "preset"); // tensors fit 2^30 each
   // WASM keeps every tensor in one 4 GiB memory: there the parameter group must fit as a whole.
-  const wasm = { ...info, name: "wasm", maxTensorElements: Math.floor(0xffff_0000 / 4) };
+  const wasm = { ...info, name: "wasm", maxTensorElements: 2 ** 29 - 16, memoryBytes: 0xffff_0000 };
   assert.throws(
     () => checkConfigFits({ ...PRESETS["micro-4l-4k"], n_layer: 1e5 }, wasm, "deep.json"),
     oneLine(/needs 1\.815e\+10 parameters; the wasm backend holds at most 1\.074e\+9$/),

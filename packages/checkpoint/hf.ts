@@ -246,8 +246,9 @@ export const MAX_PARAMETERS = 2 ** 34;
 
 /**
  * Checks, before anything is allocated, that `config`'s parameters fit `info`'s backend: the largest
- * tensor (embedding or head) within `info.maxTensorElements`; on WASM, whose tensors all live in one
- * 4 GiB memory, the whole parameter group too; anywhere, at most {@link MAX_PARAMETERS}. A
+ * tensor (embedding or head) within `info.maxTensorElements`; where one memory holds every tensor
+ * (`info.memoryBytes`: wasm32's 4 GiB), the whole parameter group at `weightBytes` a parameter too;
+ * anywhere, at most {@link MAX_PARAMETERS}. A
  * {@link UserError} naming `source` and the sizes otherwise: a config of 10⁹ layers is refused in
  * microseconds instead of running the allocator out of memory.
  *
@@ -271,11 +272,12 @@ export function checkConfigFits(
     config.n_embd * config.n_embd,
   );
   const total = parameterCount(config);
-  // All of WASM's memory is one 4 GiB region, so its parameter group must fit too (bf16 weights: twice
-  // as many parameters; `maxTensorElements` counts f32 elements).
-  const wasmTotal = (bytes: number) =>
-    Math.min(Math.floor(info.maxTensorElements * 4 / bytes), MAX_PARAMETERS);
-  const maxTotal = info.name === "wasm" ? wasmTotal(weightBytes) : MAX_PARAMETERS;
+  // Where one memory holds every tensor, the parameter group must fit it (bf16: twice the parameters).
+  const fitting = (bytes: number) =>
+    info.memoryBytes === null
+      ? MAX_PARAMETERS
+      : Math.min(Math.floor(info.memoryBytes / bytes), MAX_PARAMETERS);
+  const maxTotal = fitting(weightBytes);
   let need: string | undefined, limit = 0;
   if (largest > info.maxTensorElements) {
     [need, limit] = [`a tensor of ${sci(largest)} elements`, info.maxTensorElements];
@@ -285,7 +287,7 @@ export function checkConfigFits(
       `${source}: the model (vocab_size ${config.vocab_size}, n_embd ${config.n_embd}, n_layer ${config.n_layer}, ` +
         `intermediate_size ${config.intermediate_size}) needs ${need}; the ${info.name} backend holds at most ` +
         sci(limit) +
-        (info.name === "wasm" && weightBytes === 4 && total <= wasmTotal(2)
+        (weightBytes === 4 && total <= fitting(2)
           ? " (bf16 weights would fit: --weights bf16 to evaluate or generate)"
           : ""),
     );
