@@ -38,7 +38,7 @@ else
   mkdir -p "$out" || exit 2
   out="$(cd "$out" && pwd)"
 fi
-echo "results: $out"
+echo "results: $out" | tee "$out/run.log"
 exec > >(tee -a "$out/run.log") 2>&1
 work="$(mktemp -d "${TMPDIR:-/tmp}/tinyllama-gpu-bench.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
@@ -77,6 +77,8 @@ if [[ -f "$cache/deno.xz" ]]; then
   fi || { echo "error: cannot unpack $cache/deno.xz (neither xz nor $python with lzma worked)"; exit 1; }
   chmod +x "$work/deno"
   deno="$work/deno"
+  # Its module cache in the work folder: the carried Deno must not depend on a writable home.
+  export DENO_DIR="${DENO_DIR:-$work/deno-dir}"
 elif command -v deno > /dev/null; then
   deno="$(command -v deno)"
 else
