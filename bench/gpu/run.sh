@@ -131,6 +131,10 @@ if [[ -z "${VK_DRIVER_FILES:-}${VK_ICD_FILENAMES:-}" ]] &&
     echo "vulkan: __EGL_VENDOR_LIBRARY_FILENAMES=$egl"
   fi
 fi
+# On the NVIDIA machine, Vulkan only: a silent fall back to OpenGL would time the wrong thing.
+if command -v nvidia-smi > /dev/null && [[ -z "${DENO_WEBGPU_BACKEND:-}" ]]; then
+  export DENO_WEBGPU_BACKEND=vulkan
+fi
 mkdir -m 700 -p "$work/xdg"
 export XDG_RUNTIME_DIR="$work/xdg"
 
@@ -160,7 +164,8 @@ if [[ "$adapter" == 1 ]]; then
   [[ "$rc" == 0 ]] || { echo "WebGPU benchmark: exit $rc$([[ $rc == 124 || $rc == 137 ]] && echo ' (time limit)')"; status=1; }
   grep -q '"ok":false' "$out/webgpu.jsonl" && { echo "WebGPU: a correctness check FAILED (see checks in webgpu.jsonl)"; status=1; }
 else
-  echo '{"backend":"webgpu","error":"no WebGPU adapter"}' > "$out/webgpu.jsonl"
+  echo "{\"backend\":\"webgpu\",\"error\":\"no WebGPU adapter\",\"smoke\":$([[ ${#smoke[@]} -gt 0 ]] && echo true || echo false)}" \
+    > "$out/webgpu.jsonl"
 fi
 # PyTorch runs at the micro-batch of our step without recomputation.
 micro=$(grep -o '^{"train":{[^}]*"micro_batch":[0-9]*' "$out/webgpu.jsonl" | head -1 | grep -o '[0-9]*$' || true)

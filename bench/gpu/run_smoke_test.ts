@@ -15,11 +15,14 @@ const required = optIn("TINYLLAMA_REQUIRE_WEBGPU");
 if (!adapter && !required) console.warn("bench/gpu/run.sh --smoke test skipped: no WebGPU adapter");
 
 /** Runs run.sh with `args`, the Deno running this test first on PATH. */
-async function runScript(args: string[]): Promise<{ code: number; output: string }> {
+async function runScript(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; output: string }> {
   const path = `${dirname(Deno.execPath())}:${Deno.env.get("PATH") ?? ""}`;
   const { code, stdout, stderr } = await new Deno.Command("bash", {
     args: [runSh, ...args],
-    env: { PATH: path },
+    env: { PATH: path, ...env },
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -84,4 +87,26 @@ Deno.test("bench/gpu/run.sh: an incomplete or changed prepared cache is a one-li
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test({
+  name: "bench/gpu/run.sh: without an adapter it prints the Vulkan loader's own errors, and still reports",
+  ignore: !adapter && !required,
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const out = join(dir, "results");
+      // Vulkan only, with a driver manifest that does not exist: no adapter.
+      const { code, output } = await runScript(
+        ["--smoke", "--out", out, "--cache", join(dir, "no-cache")],
+        { DENO_WEBGPU_BACKEND: "vulkan", VK_DRIVER_FILES: join(dir, "missing_icd.json") },
+      );
+      assert.equal(code, 1, output);
+      assert.match(output, /no WebGPU adapter: the Vulkan loader says \(VK_LOADER_DEBUG=error,warn\):/);
+      assert.match(await Deno.readTextFile(join(out, "vulkan-loader.log")), /missing_icd\.json/);
+      assert.match(await Deno.readTextFile(join(out, "RESULTS-section.md")), /--smoke mode/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
