@@ -316,16 +316,21 @@ function sci(n: number): string {
  */
 export async function checkFiniteParams(model: Model): Promise<void> {
   const be = model.backend;
-  const sum = be.alloc(1);
-  let total: number;
-  try {
-    be.sumSquares(sum, model.params);
-    total = (await be.read(sum))[0];
-  } finally {
-    be.free(sum);
+  // The f32 parameters in one reduction on the device; bf16 ones (inference weights) are read back.
+  const f32 = model.params.filter((p) => p.dtype === "f32");
+  let total = 0;
+  if (f32.length > 0) {
+    const sum = be.alloc(1);
+    try {
+      be.sumSquares(sum, f32);
+      total = (await be.read(sum))[0];
+    } finally {
+      be.free(sum);
+    }
   }
-  if (Number.isFinite(total)) return;
+  if (Number.isFinite(total) && f32.length === model.params.length) return;
   for (let i = 0; i < model.params.length; i++) {
+    if (Number.isFinite(total) && model.params[i].dtype === "f32") continue;
     const data = await model.readParam(i);
     const bad = data.findIndex((v) => !Number.isFinite(v));
     if (bad >= 0) {

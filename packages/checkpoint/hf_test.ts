@@ -277,3 +277,22 @@ Deno.test("hf: save writes config.json as transformers does and copies the token
   assert.equal(tokenizerPath, `${dir}/tokenizer.model`);
   assert.equal((await openSafetensors(dir)).info("lm_head.weight").dtype, "F16");
 });
+
+Deno.test("hf: a model holding bf16 weights saves (finiteness checked) and loads back the same values", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const be = new ReferenceBackend();
+    const { model } = await loadHfCheckpoint(`${FIXTURES}gqa_a`, be, { weightDtype: "bf16" });
+    assert.equal(model.weightDtype, "bf16");
+    // Saved as f32 (bf16 widens exactly; the norms stay f32); the finiteness check reads the bf16 ones back.
+    await saveHfCheckpoint(model, `${dir}/out`);
+    const again = await loadHfCheckpoint(`${dir}/out`, be, { weightDtype: "bf16" });
+    assert.equal(again.model.weightDtype, "bf16");
+    for (let i = 0; i < model.names.length; i++) {
+      assert.deepEqual(await again.model.readParam(i), await model.readParam(i), model.names[i]);
+    }
+    be.destroy();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
