@@ -42,6 +42,50 @@ export async function checkInputFile(flag: string, path: string): Promise<Deno.F
 const NEWLINE = 0x0a;
 
 /**
+ * Bytes held back across the chunks of a stream until a boundary arrives, then joined once (a line
+ * longer than many chunks is copied once, not once per chunk). Held bytes are copied: a stream may
+ * reuse its buffers.
+ *
+ * @example
+ * ```ts
+ * import { HeldBytes } from "@tinyllama-ts/cli";
+ * const held = new HeldBytes();
+ * held.hold(new Uint8Array([1, 2]));
+ * console.log(held.length, held.take(new Uint8Array([3]))); // 2 Uint8Array [1, 2, 3]
+ * ```
+ */
+export class HeldBytes {
+  #parts: Uint8Array[] = [];
+  #length = 0;
+
+  /** Bytes held now. */
+  get length(): number {
+    return this.#length;
+  }
+
+  /** Holds a copy of `bytes`. */
+  hold(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    this.#parts.push(bytes.slice());
+    this.#length += bytes.length;
+  }
+
+  /** The held bytes followed by `last`, in a new array; nothing is held afterwards. */
+  take(last: Uint8Array): Uint8Array<ArrayBuffer> {
+    const out = new Uint8Array(this.#length + last.length);
+    let at = 0;
+    for (const part of this.#parts) {
+      out.set(part, at);
+      at += part.length;
+    }
+    out.set(last, at);
+    this.#parts = [];
+    this.#length = 0;
+    return out;
+  }
+}
+
+/**
  * The lines of a byte stream with their 1-based numbers, each decoded on its own (strict UTF-8; a
  * trailing `\r` dropped; a UTF-8 BOM at the start dropped). Newlines are searched only in the bytes
  * that arrive, and a long line's chunks are joined once, so one line of hundreds of megabytes costs
@@ -59,8 +103,7 @@ export async function* readLines(
   name: string,
 ): AsyncGenerator<[string, number]> {
   const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-  let held: Uint8Array[] = [];
-  let heldBytes = 0;
+  const held = new HeldBytes();
   let lineNo = 0;
   const decode = (bytes: Uint8Array): string => {
     let start = 0;
@@ -73,19 +116,8 @@ export async function* readLines(
       throw new UserError(`${name}:${lineNo}: not valid UTF-8`);
     }
   };
-  const join = (last: Uint8Array): Uint8Array => {
-    if (held.length === 0) return last;
-    const out = new Uint8Array(heldBytes + last.length);
-    let at = 0;
-    for (const h of held) {
-      out.set(h, at);
-      at += h.length;
-    }
-    out.set(last, at);
-    held = [];
-    heldBytes = 0;
-    return out;
-  };
+  // A line within one chunk is decoded where it lies; only one spanning chunks is joined.
+  const join = (last: Uint8Array): Uint8Array => held.length === 0 ? last : held.take(last);
   for await (const chunk of chunks) {
     let start = 0;
     let nl: number;
@@ -94,12 +126,9 @@ export async function* readLines(
       yield [decode(join(chunk.subarray(start, nl))), lineNo];
       start = nl + 1;
     }
-    if (start < chunk.length) {
-      held.push(chunk.slice(start)); // copied: a stream may reuse its buffer
-      heldBytes += chunk.length - start;
-    }
+    held.hold(chunk.subarray(start));
   }
-  if (heldBytes > 0) {
+  if (held.length > 0) {
     lineNo++;
     yield [decode(join(new Uint8Array(0))), lineNo];
   }

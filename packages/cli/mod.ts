@@ -26,4 +26,4 @@ export {
 } from "./numbers.ts";
 export { checkOutputDir, checkOutputFile, type OutputDirOptions, parentOf } from "./output.ts";
 export { hostName, LOCK_FILE, type LockOwner, lockRunDir, type RunDirLock } from "./lock.ts";
-export { checkInputFile, readLines, specialKind } from "./input.ts";
+export { checkInputFile, HeldBytes, readLines, specialKind } from "./input.ts";

@@ -1,4 +1,4 @@
-import { oneLine, UserError } from "@tinyllama-ts/cli";
+import { HeldBytes, oneLine, UserError } from "@tinyllama-ts/cli";
 import { Gunzip } from "fflate";
 import { Decompress as ZstdDecompress } from "fzstd";
 import type { InputFile } from "./input_files.ts";
@@ -89,21 +89,11 @@ function withoutBom(bytes: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> {
 
 /** Cuts a byte stream into pieces of whole lines of about {@link PIECE_BYTES} (a longer line is one piece). */
 async function* linePieces(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Piece> {
-  // Bytes since the last cut, copied: a decompressor may hand out views of buffers it reuses. A list, so a
-  // line longer than many chunks is joined once.
-  let held: Uint8Array[] = [];
-  let heldBytes = 0;
+  // Bytes since the last cut (a decompressor may hand out views of buffers it reuses: HeldBytes copies).
+  const held = new HeldBytes();
   let first = true;
   const cut = (last: Uint8Array, final: boolean): Piece => {
-    const bytes = new Uint8Array(heldBytes + last.length);
-    let at = 0;
-    for (const h of held) {
-      bytes.set(h, at);
-      at += h.length;
-    }
-    bytes.set(last, at);
-    held = [];
-    heldBytes = 0;
+    const bytes = held.take(last);
     const piece: Piece = { kind: "lines", bytes: first ? withoutBom(bytes) : bytes, final };
     first = false;
     return piece;
@@ -112,19 +102,16 @@ async function* linePieces(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Pi
     let start = 0;
     while (true) {
       // The first newline at or after the point where the piece would reach PIECE_BYTES.
-      const from = start + Math.max(0, PIECE_BYTES - heldBytes - 1);
+      const from = start + Math.max(0, PIECE_BYTES - held.length - 1);
       if (from >= chunk.length) break;
       const nl = chunk.indexOf(0x0a, from);
       if (nl < 0) break;
       yield cut(chunk.subarray(start, nl + 1), false);
       start = nl + 1;
     }
-    if (start < chunk.length) {
-      held.push(chunk.slice(start));
-      heldBytes += chunk.length - start;
-    }
+    held.hold(chunk.subarray(start));
   }
-  if (heldBytes > 0) yield cut(new Uint8Array(0), true);
+  if (held.length > 0) yield cut(new Uint8Array(0), true);
 }
 
 async function readWhole(path: string): Promise<Uint8Array<ArrayBuffer>> {
